@@ -1,0 +1,287 @@
+"""The one typed config every stage reads.
+
+A YAML file (or nothing: the defaults are the embedded tiny CPU setup) plus dotted command-line overrides
+(`train.learning_rate=1e-5`) give a `DocvlConfig`. Unknown keys are rejected with a "did you mean" hint.
+The resolved config is written as `docvl.yaml` next to every output (page sets, checkpoints), so later
+stages render, prompt and parse exactly as the stage that made the output did.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from docvl.errors import ConfigError
+
+CONFIG_FILENAME = "docvl.yaml"
+SCHEMA_VERSION = 1
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, assignments are re-validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LoraConfig(Section):
+    """Optional LoRA through peft; `merge` at export writes full weights vLLM can load."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+
+
+class ModelConfig(Section):
+    """Which model to start from and which of its parameter groups to train."""
+
+    name_or_path: str = Field(
+        "tiny:qwen2_5_vl",
+        description="A local HF checkpoint folder, a hub id, or tiny:<family> for a random tiny model built in code.",
+    )
+    torch_dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    attn_implementation: Literal["auto", "flash_attention_2", "sdpa", "eager"] = Field(
+        "auto", description="auto: flash_attention_2 on GPU when installed, sdpa otherwise."
+    )
+    min_pixels: int = Field(28 * 28 * 16, description="Smallest image area the processor keeps (set via `size`).")
+    max_pixels: int = Field(28 * 28 * 2100, description="Largest image area the processor keeps (set via `size`).")
+    tune_mm_vision: bool = False
+    tune_mm_mlp: bool = True
+    tune_mm_llm: bool = True
+    lora: LoraConfig | None = None
+
+
+class DatasetSpec(Section):
+    """A named page set; `weight` sets its share of the training mix."""
+
+    name: str
+    path: str
+    weight: float = Field(1.0, gt=0)
+
+
+class DataConfig(Section):
+    """Where the pages are and how a page becomes a training sample."""
+
+    train: list[DatasetSpec] = Field(default_factory=list)
+    eval: list[DatasetSpec] = Field(default_factory=list)
+    max_length: int = Field(8192, gt=0, description="Samples longer than this are dropped and counted, never cut.")
+    target_longest_image_dim: int = Field(1288, gt=0, description="Pages are rendered so their longest side is this.")
+    max_page_inches: float = Field(
+        120.0, gt=0, description="Pages with a longer side are rejected as absurd (A0 is 46.8 in)."
+    )
+    pipeline: list[str] | None = Field(
+        None, description="Ordered sample-pipeline step names; None means the default pipeline."
+    )
+    rotation_augmentation_p: float = Field(0.02, ge=0, le=1)
+    image_first: bool = Field(True, description="Put the page image before the prompt text in the user message.")
+    group_by_length: bool = False
+
+
+class PromptConfig(Section):
+    """The prompt sent with every page, in training and inference alike (text lives in docvl.prompts)."""
+
+    name: Literal["docvl-v1"] = "docvl-v1"
+
+
+class TrainConfig(Section):
+    """Trainer settings. Names follow Hugging Face `TrainingArguments` wherever one exists."""
+
+    output_dir: str = "runs/tiny"
+    num_train_epochs: float = 1.0
+    max_steps: int = Field(-1, description="Overrides num_train_epochs when > 0.")
+    per_device_train_batch_size: int = Field(1, gt=0)
+    per_device_eval_batch_size: int = Field(1, gt=0)
+    gradient_accumulation_steps: int = Field(1, gt=0)
+    learning_rate: float = Field(2e-5, gt=0)
+    lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = 1.0
+    optim: str = "adamw_torch"
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    torch_compile: bool = False
+    seed: int = 42
+    logging_steps: int = 10
+    eval_strategy: Literal["no", "steps", "epoch"] = "steps"
+    eval_steps: int = 500
+    save_strategy: Literal["no", "steps", "epoch"] = "steps"
+    save_steps: int = 500
+    save_total_limit: int | None = None
+    report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
+    use_cpu: bool = False
+    dataloader_num_workers: int = 0
+    deepspeed: str | dict[str, Any] | None = Field(
+        None, description="A DeepSpeed JSON file path or the JSON inline. It belongs here, inside `train`."
+    )
+
+
+class EvalConfig(Section):
+    """Held-out evaluation settings."""
+
+    max_new_tokens: int = 4096
+    worst_pages: int = 10
+
+
+class ServeConfig(Section):
+    """How `docvl serve` runs a checkpoint."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    backend: Literal["vllm", "transformers"] = "vllm"
+    vllm_executable: str = "vllm"
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    max_num_seqs: int = 256
+    max_model_len: int | None = None
+
+
+class ConvertConfig(Section):
+    """How `docvl convert` turns PDFs into Markdown."""
+
+    max_new_tokens: int = 8000
+    temperatures: list[float] = Field(default_factory=lambda: [0.1, 0.1, 0.2, 0.3, 0.5, 0.8])
+    request_timeout_s: float = 600.0
+    concurrency: int = 64
+    max_page_errors: int = Field(0, ge=0, description="Failed pages a document may have and still count as done.")
+
+
+class DocvlConfig(Section):
+    """The whole config. Each stage reads the sections it needs."""
+
+    version: int = SCHEMA_VERSION
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    convert: ConvertConfig = Field(default_factory=ConvertConfig)
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value > SCHEMA_VERSION:
+            raise ValueError(f"config version {value} is newer than this docvl understands ({SCHEMA_VERSION})")
+        return value
+
+
+def _section_fields(model: type[BaseModel], path: list[str]) -> dict[str, Any]:
+    """The fields valid at `path` (for "did you mean" hints)."""
+    for key in path:
+        annotation = model.model_fields[key].annotation
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
+        model = next((a for a in candidates if issubclass(a, BaseModel)), None)  # type: ignore[assignment]
+        if model is None:
+            return {}
+    return dict(model.model_fields)
+
+
+def _describe(error: dict[str, Any], source: str) -> ConfigError:
+    """One line for one pydantic error, with a did-you-mean for unknown keys."""
+    loc = [str(part) for part in error["loc"]]
+    dotted = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        parents = [p for p in loc[:-1] if not p.isdigit()]
+        try:
+            known = _section_fields(DocvlConfig, parents)
+        except KeyError:
+            known = {}
+        close = difflib.get_close_matches(loc[-1], list(known), n=1, cutoff=0.6)
+        hint = f"did you mean '{'.'.join([*parents, close[0]])}'?" if close else None
+        return ConfigError(f"unknown config key '{dotted}'", source, hint)
+    return ConfigError(f"{dotted}: {error['msg']} (got {error.get('input')!r})", source)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=value` -> (["a", "b"], value parsed as YAML, so numbers, booleans, lists and null work)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override '{text}' is not key=value", hint="e.g. train.learning_rate=1e-5")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    # YAML 1.1 reads 1e-5 as a string; a number is what every such key wants.
+    if isinstance(value, str):
+        try:
+            value = float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            pass
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set each dotted override into a nested dict (creating sections as needed)."""
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for key in path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                node[key] = child
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from a file, with one-line errors for every way that can fail."""
+    if not path.exists():
+        raise ConfigError("config file does not exist", path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("config file is not UTF-8 text", path) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"YAML does not parse{where}: {getattr(exc, 'problem', exc)}", path) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("config must be a YAML mapping of sections", path)
+    return data
+
+
+def build_config(data: dict[str, Any], source: str = "<config>") -> DocvlConfig:
+    """Validate a nested dict into a `DocvlConfig`; the first problem becomes a ConfigError."""
+    try:
+        return DocvlConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _describe(exc.errors()[0], source) from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DocvlConfig:
+    """The resolved config: defaults, then the YAML file (if any), then the overrides."""
+    data = read_yaml(Path(path)) if path else {}
+    data = apply_overrides(data, overrides or [])
+    return build_config(data, str(path) if path else "<overrides>")
+
+
+def dump_config(config: DocvlConfig) -> str:
+    """The resolved config as YAML: every key, defaults included, so the file alone reproduces the run."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def save_config(config: DocvlConfig, directory: str | Path) -> Path:
+    """Write `docvl.yaml` into `directory` atomically and return its path."""
+    from docvl.io import atomic_write_text
+
+    target = Path(directory) / CONFIG_FILENAME
+    atomic_write_text(target, dump_config(config))
+    return target
+
+
+def find_saved_config(directory: str | Path) -> DocvlConfig | None:
+    """The config saved next to an output (page set or checkpoint), or None when there is none."""
+    path = Path(directory) / CONFIG_FILENAME
+    return load_config(path) if path.is_file() else None
