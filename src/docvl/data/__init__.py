@@ -1,0 +1,1 @@
+"""Data: page-set sources (prepare), checks (validate), text rules and the training sample pipeline."""

@@ -1,0 +1,38 @@
+"""What every `prepare` source hands over: documents listed cheaply, loaded into pages in a worker process.
+
+A source kind lives in its own module and provides two functions:
+- `list_docs(root: Path) -> list[DocRef]`: runs in the main process, reads no page content;
+- `load_doc(ref: DocRef) -> list[SourcePage]`: runs in a worker process, returns every page of one document.
+`DocRef` and `SourcePage` are plain picklable dataclasses so the work can cross process boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DocRef:
+    """One source document. `doc_id` is stable across runs: the split and output names derive from it."""
+
+    kind: str
+    doc_id: str
+    origin: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SourcePage:
+    """One page of a source document, ready to be written as a pair.
+
+    `pdf` holds a single-page PDF; `markdown` the page text with front matter (None for unlabelled pages);
+    `error` is set instead when the page could not be made (the message names the problem).
+    """
+
+    doc_id: str
+    page_number: int
+    origin: str
+    pdf: bytes | None = None
+    markdown: str | None = None
+    error: str | None = None
+    check: str | None = None
