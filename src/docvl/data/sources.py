@@ -25,14 +25,18 @@ class DocRef:
 class SourcePage:
     """One page of a source document, ready to be written as a pair.
 
-    `pdf` holds a single-page PDF; `markdown` the page text with front matter (None for unlabelled pages);
-    `error` is set instead when the page could not be made (the message names the problem).
+    `pdf` holds a single-page PDF (or `pdf_path` names an existing single-page PDF file, which prepare may
+    link instead of copying); `markdown` the page text with front matter (None for unlabelled pages);
+    `source_sha256` the hash of the source bytes the page came from (duplicates are detected with it; when
+    None, prepare hashes the page PDF); `error` is set instead when the page could not be made.
     """
 
     doc_id: str
     page_number: int
     origin: str
     pdf: bytes | None = None
+    pdf_path: str | None = None
     markdown: str | None = None
+    source_sha256: str | None = None
     error: str | None = None
     check: str | None = None
