@@ -64,7 +64,7 @@ def _unquote(raw: str) -> str:
 
 
 def _parse_bool(name: str, raw: str) -> bool:
-    value = _unquote(raw).strip().lower()
+    value = _unquote(raw.strip()).strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:

@@ -9,6 +9,7 @@ PDFium is not thread-safe: use one `PdfFile` per process (the stages parallelise
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ DEFAULT_MAX_PAGE_INCHES = 120.0
 POINTS_PER_INCH = 72.0
 _HEADER_WINDOW = 1024
 _TAIL_WINDOW = 4096
+_ZERO_PAGES = re.compile(rb"/Type\s*/Pages\b[^>]*/Count\s+0\b|/Count\s+0\b[^>]*/Type\s*/Pages\b")
 
 
 def _describe_start(data: bytes) -> str:
@@ -83,6 +85,8 @@ class PdfFile:
         except pdfium.PdfiumError as exc:
             if "password" in str(exc).lower():
                 raise PdfEncryptedError("encrypted PDF (needs a password to open)", self.path) from None
+            if _ZERO_PAGES.search(data):
+                raise PdfEmptyError("PDF has zero pages", self.path) from None
             raise PdfCorruptError(f"corrupt PDF ({exc})", self.path) from None
         self.encrypted = pdfium_c.FPDF_GetSecurityHandlerRevision(self._doc.raw) != -1
         if self.encrypted and not allow_encrypted:

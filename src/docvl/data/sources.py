@@ -9,6 +9,7 @@ A source kind lives in its own module and provides two functions:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,10 @@ class SourcePage:
     source_sha256: str | None = None
     error: str | None = None
     check: str | None = None
+
+
+def doc_id_for(relative: Path | str) -> str:
+    """A stable, filesystem-safe id from a path relative to its source root (`a/b c.pdf` -> `a__b_c`)."""
+    stem = str(Path(relative).with_suffix(""))
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem.replace("/", "__").replace("\\", "__"))
+    return safe.strip("._") or "doc"

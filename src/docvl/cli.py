@@ -1,0 +1,242 @@
+"""The `docvl` command line: one thin command per stage. Parse the config and overrides, call the stage.
+
+Library code raises `docvl.errors.DocvlError`; `_stage` turns it into one line on stderr and the exit code
+(0 ok, 1 the work found failures, 2 usage or config error). Heavy imports (torch, transformers) happen
+inside the commands that need them, so `docvl --help` and `docvl validate` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import click
+import typer
+
+from docvl import __version__, console
+from docvl.errors import DocvlError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="docvl",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=(
+        "Fine-tune vision-language models for document OCR, and run them: PDF page in, Markdown out.\n\n"
+        "Example: `docvl prepare examples/pdfs --out runs/pages && docvl validate runs/pages`"
+    ),
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="A docvl YAML config (defaults: the embedded tiny setup).")
+]
+SetOption = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a config key, e.g. --set data.target_longest_image_dim=1024")
+]
+JobsOption = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"docvl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail; tracebacks on errors.")] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """docvl: the whole fine-tuning loop for document VLMs in one tool."""
+    console.configure(quiet=quiet, verbose=verbose)
+
+
+def _stage(func: F) -> F:
+    """Turn docvl errors into one line + exit code; tracebacks only under -v."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DocvlError as exc:
+            if console.verbosity():
+                console.err().print_exception()
+            console.err().print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.err().print("interrupted; finished work is kept")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # a bug or an environment problem: still one line unless -v
+            if console.verbosity():
+                console.err().print_exception()
+            console.err().print(
+                f"[red]error:[/red] {type(exc).__name__}: {exc} (run with -v for the traceback)", highlight=False
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load_config(path: Path | None, overrides: list[str] | None, fallback_dir: Path | None = None) -> Any:
+    """The config from --config, else the one saved in `fallback_dir`, else the defaults; then overrides."""
+    from docvl.config import CONFIG_FILENAME, load_config
+
+    if path is None and fallback_dir is not None and (fallback_dir / CONFIG_FILENAME).is_file():
+        path = fallback_dir / CONFIG_FILENAME
+    return load_config(path, overrides or [])
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command(
+    epilog="Example: `docvl prepare examples/pdfs examples/pairs --out runs/pages --eval-fraction 0.2`",
+)
+@_stage
+def prepare(
+    sources: Annotated[list[Path], typer.Argument(help="PDF files or directories, pair folders, olmOCR-mix datasets.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The page set directory to create or finish.")],
+    kind: Annotated[
+        str, typer.Option(help="auto | pdfs | pairs | olmocr-mix | converted (auto detects it per source).")
+    ] = "auto",
+    eval_fraction: Annotated[float, typer.Option(help="Share of source documents held out for eval.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the train/eval split.")] = 0,
+    jobs: JobsOption = None,
+    link: Annotated[bool, typer.Option(help="Symlink existing single-page PDFs instead of copying them.")] = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Build a page set (single-page PDF + Markdown pairs, manifest.jsonl, train/ and eval/ splits)."""
+    from docvl.data.prepare import prepare as run_prepare
+
+    cfg = _load_config(config, set_)
+    if not 0 <= eval_fraction < 1:
+        raise typer.BadParameter("must be in [0, 1)", param_hint="--eval-fraction")
+    with console.progress_bar("prepare", None) as (advance, set_total):
+        summary = run_prepare(
+            sources,
+            out,
+            cfg,
+            kind=kind,
+            eval_fraction=eval_fraction,
+            seed=seed,
+            jobs=jobs,
+            link=link,
+            progress=advance,
+            on_total=set_total,
+        )
+    if json_:
+        _print_json({"out": str(out), **summary.to_dict()})
+    else:
+        err = console.err()
+        for error in summary.errors:
+            err.print(f"[yellow]skipped[/yellow] {error['path']}: {error['message']}", highlight=False)
+        if not console.is_quiet():
+            console.out().print(
+                f"prepared {summary.pages} pages ({summary.train} train, {summary.eval} eval in the set) from "
+                f"{summary.docs} documents into {out}: {summary.skipped_docs} already done, "
+                f"{summary.duplicates} duplicates, {summary.failed} failed, "
+                f"{summary.seconds:.1f} s ({summary.to_dict()['pages_per_s'] or 0} pages/s)",
+                highlight=False,
+            )
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command(
+    epilog=(
+        "Examples: `docvl validate runs/pages --quarantine runs/bad`  ·  "
+        "`docvl validate --config configs/tiny-cpu.yaml`"
+    ),
+)
+@_stage
+def validate(
+    pageset: Annotated[Path | None, typer.Argument(help="The page set to check.")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    json_: JsonOption = False,
+    report: Annotated[Path | None, typer.Option(help="Write the failures as JSONL to this file.")] = None,
+    quarantine: Annotated[Path | None, typer.Option(help="Move failing pairs into this directory.")] = None,
+    render: Annotated[bool, typer.Option(help="Render every page (the renders check).")] = True,
+    jobs: JobsOption = None,
+) -> None:
+    """Check a page set pair by pair (and/or a config) and say exactly what is wrong."""
+    from docvl.config import dump_config
+
+    cfg = _load_config(config, set_, fallback_dir=pageset)
+    if pageset is None:
+        if config is None:
+            raise typer.BadParameter("give a PAGESET, --config FILE, or both")
+        if json_:
+            _print_json({"config": str(config), "ok": True, "resolved": cfg.model_dump(mode="json")})
+        else:
+            console.out().print(dump_config(cfg), highlight=False, markup=False)
+            console.err().print(f"config {config} is valid")
+        return
+
+    from docvl.data.pageset import find_pairs
+    from docvl.data.validate import ValidateOptions, validate_pageset
+    from docvl.data.validate import quarantine as move_failures
+
+    options = ValidateOptions(
+        render_longest_side=cfg.data.target_longest_image_dim if render else None,
+        max_page_inches=cfg.data.max_page_inches,
+    )
+    with console.progress_bar("validate", len(find_pairs(pageset))) as (advance, _):
+        result = validate_pageset(pageset, options, jobs=jobs, progress=advance)
+    if report:
+        from docvl.io import atomic_write_text
+
+        atomic_write_text(report, "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in result.failures))
+    moved = move_failures(result, pageset, quarantine) if quarantine else []
+    if json_:
+        _print_json({"pageset": str(pageset), **result.to_dict(), "quarantined": [str(p) for p in moved]})
+    else:
+        _print_validate_table(result, pageset, len(moved))
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _print_validate_table(result: Any, pageset: Path, moved: int) -> None:
+    from rich.table import Table
+
+    out = console.out()
+    if not console.is_quiet():
+        table = Table(title=f"validate {pageset}")
+        table.add_column("check")
+        table.add_column("failed", justify="right")
+        for check, failed in result.counts().items():
+            table.add_row(check, f"[red]{failed}[/red]" if failed else "0")
+        out.print(table)
+    for failure in result.failures:
+        out.print(f"{failure.path}: [bold]{failure.check}[/bold]: {failure.message}", highlight=False)
+    rate = f"{result.checked / result.seconds:.1f}" if result.seconds else "-"
+    out.print(
+        f"checked {result.checked} pairs: {result.checked - result.failed} passed, {result.failed} failed "
+        f"({result.seconds:.1f} s, {rate} pages/s)" + (f"; {moved} files quarantined" if moved else ""),
+        highlight=False,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Terminal output in one place: results on stdout, progress and messages on stderr, NO_COLOR respected."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+_state = {"quiet": False, "verbose": 0}
+
+
+def configure(quiet: bool = False, verbose: int = 0) -> None:
+    _state["quiet"], _state["verbose"] = quiet, verbose
+
+
+def is_quiet() -> bool:
+    return bool(_state["quiet"])
+
+
+def verbosity() -> int:
+    return int(_state["verbose"])
+
+
+def out() -> Console:
+    """Where results go (tables, JSON)."""
+    return Console(no_color="NO_COLOR" in os.environ, soft_wrap=True)
+
+
+def err() -> Console:
+    """Where progress, warnings and errors go."""
+    return Console(stderr=True, no_color="NO_COLOR" in os.environ, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def progress_bar(
+    description: str, total: int | None = None
+) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """(advance, set_total) callbacks for long work; a no-op when quiet or when stderr is not a terminal."""
+    console = err()
+    if is_quiet() or not console.is_terminal:
+        yield (lambda n: None), (lambda n: None)
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield (lambda n: bar.advance(task, n)), (lambda n: bar.update(task, total=n))

@@ -1,0 +1,224 @@
+"""`docvl prepare`: build a page set from PDFs, existing pairs, an olmOCR-mix dataset or converted output.
+
+Documents are listed in the main process, assigned to train or eval by source document (deterministic for a
+seed, so pages of one PDF never land on both sides), then loaded and written by worker processes. Every
+finished document is appended to the manifest at once, so a killed run keeps its work and a re-run skips it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from docvl.config import DocvlConfig, save_config
+from docvl.data.pageset import MANIFEST
+from docvl.data.sources import DocRef, SourcePage
+from docvl.data.validate import default_jobs
+from docvl.errors import UsageError
+from docvl.io import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl, sha256_bytes
+
+SOURCE_MODULES = {
+    "pdfs": "docvl.data.pdf_source",
+    "pairs": "docvl.data.pairs_source",
+    "olmocr-mix": "docvl.data.olmocr_mix",
+    "converted": "docvl.data.converted",
+}
+KINDS = ("auto", *SOURCE_MODULES)
+ERRORS_FILE = "prepare_errors.jsonl"
+
+
+@dataclass
+class PrepareSummary:
+    docs: int = 0
+    pages: int = 0
+    skipped_docs: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    train: int = 0
+    eval: int = 0
+    seconds: float = 0.0
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "errors"}
+        data["seconds"] = round(self.seconds, 3)
+        data["pages_per_s"] = round(self.pages / self.seconds, 2) if self.seconds else None
+        data["errors"] = self.errors
+        return data
+
+
+def detect_kind(source: Path) -> str:
+    """The source kind of a path: what a user would call it, decided from what is inside."""
+    if not source.exists():
+        if "/" in str(source) and not str(source).startswith((".", "/")):
+            return "olmocr-mix"  # a hub id such as allenai/olmOCR-mix-1025
+        raise UsageError("source does not exist", source)
+    if source.is_file():
+        if source.suffix.lower() == ".pdf":
+            return "pdfs"
+        raise UsageError("source file is not a PDF (give a directory for pairs or datasets)", source)
+    if (source / "results.jsonl").is_file() or any(source.glob("results*.jsonl")):
+        return "converted"
+    if next(source.rglob("*.parquet"), None) is not None:
+        return "olmocr-mix"
+    if next(source.rglob("*.md"), None) is not None:
+        return "pairs"
+    if next((p for p in source.rglob("*") if p.suffix.lower() == ".pdf"), None) is not None:
+        return "pdfs"
+    raise UsageError("source holds no PDFs, pairs, parquet files or converted output", source)
+
+
+def split_docs(doc_ids: list[str], eval_fraction: float, seed: int) -> set[str]:
+    """The doc ids of the held-out split: the `round(n * f)` (at least one) with the smallest seeded hash."""
+    if eval_fraction <= 0 or len(doc_ids) < 2:
+        return set()
+    count = min(len(doc_ids) - 1, max(1, round(len(doc_ids) * eval_fraction)))
+    ranked = sorted(doc_ids, key=lambda d: hashlib.sha256(f"{seed}:{d}".encode()).hexdigest())
+    return set(ranked[:count])
+
+
+def _page_id(page: SourcePage, page_count: int) -> str:
+    return page.doc_id if page_count == 1 else f"{page.doc_id}_p{page.page_number:04d}"
+
+
+def _write_page(page: SourcePage, out: Path, split: str, page_count: int, link: bool) -> dict[str, Any]:
+    page_id = _page_id(page, page_count)
+    pdf_rel, md_rel = f"{split}/{page_id}.pdf", f"{split}/{page_id}.md"
+    pdf_target = out / pdf_rel
+    if page.pdf_path and link:
+        pdf_target.parent.mkdir(parents=True, exist_ok=True)
+        pdf_target.unlink(missing_ok=True)
+        os.symlink(os.path.abspath(page.pdf_path), pdf_target)
+    else:
+        atomic_write_bytes(pdf_target, page.pdf if page.pdf is not None else Path(page.pdf_path).read_bytes())
+    if page.markdown is not None:
+        atomic_write_text(out / md_rel, page.markdown)
+    return {
+        "id": page_id,
+        "doc_id": page.doc_id,
+        "page": page.page_number,
+        "split": split,
+        "pdf": pdf_rel,
+        "md": md_rel if page.markdown is not None else None,
+        "origin": page.origin,
+        "source_sha256": page.source_sha256,
+    }
+
+
+def _process_doc(args: tuple[str, DocRef, Path, str, bool]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Worker: load one document and write its good pages. Returns (manifest records, error records)."""
+    module_name, ref, out, split, link = args
+    pages = importlib.import_module(module_name).load_doc(ref)
+    records, errors = [], []
+    for page in pages:
+        if page.error:
+            errors.append({"path": page.origin, "check": page.check or "source", "message": page.error})
+            continue
+        if page.source_sha256 is None:
+            page.source_sha256 = sha256_bytes(page.pdf or b"")
+        records.append(_write_page(page, out, split, len(pages), link))
+    return records, errors
+
+
+def _source_key(ref: DocRef) -> str:
+    """What identifies this version of a source document, to skip it when a re-run finds it unchanged."""
+    try:
+        stat = Path(ref.origin).stat()
+        return f"{ref.kind}:{ref.doc_id}:{stat.st_size}:{stat.st_mtime_ns}"
+    except OSError:
+        return f"{ref.kind}:{ref.doc_id}:{sorted(ref.extra.items())}"
+
+
+def prepare(
+    sources: list[Path],
+    out: Path,
+    config: DocvlConfig,
+    *,
+    kind: str = "auto",
+    eval_fraction: float = 0.1,
+    seed: int = 0,
+    jobs: int | None = None,
+    link: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> PrepareSummary:
+    """Build (or finish building) the page set `out` from `sources`."""
+    if kind not in KINDS:
+        raise UsageError(f"unknown source kind '{kind}' (choose from {', '.join(KINDS)})")
+    started = time.perf_counter()
+    refs: list[tuple[str, DocRef]] = []
+    for source in sources:
+        source_kind = detect_kind(source) if kind == "auto" else kind
+        if source_kind != "olmocr-mix" and not source.exists():
+            raise UsageError("source does not exist", source)
+        module_name = SOURCE_MODULES[source_kind]
+        module = importlib.import_module(module_name)
+        refs.extend((module_name, ref) for ref in module.list_docs(source))
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out)
+    manifest_path = out / MANIFEST
+    existing = read_jsonl(manifest_path)
+    done_keys = {record.get("source_key") for record in existing}
+    seen_hashes = {record.get("source_sha256"): record["origin"] for record in existing}
+    eval_ids = split_docs(sorted({ref.doc_id for _, ref in refs}), eval_fraction, seed)
+
+    summary = PrepareSummary(docs=len(refs))
+    todo = []
+    for module_name, ref in refs:
+        if _source_key(ref) in done_keys:
+            summary.skipped_docs += 1
+            continue
+        todo.append((module_name, ref, out, "eval" if ref.doc_id in eval_ids else "train", link))
+    if on_total:
+        on_total(len(todo))
+
+    error_path = out / ERRORS_FILE
+    error_path.unlink(missing_ok=True)
+
+    def consume(task: tuple[str, DocRef, Path, str, bool], result: tuple[list, list]) -> None:
+        records, errors = result
+        key = _source_key(task[1])
+        for record in records:
+            first = seen_hashes.get(record["source_sha256"])
+            if first is not None and first != record["origin"]:
+                summary.duplicates += 1
+                for rel in (record["pdf"], record["md"]):
+                    if rel:
+                        (out / rel).unlink(missing_ok=True)
+                errors.append({"path": record["origin"], "check": "duplicate", "message": f"same bytes as {first}"})
+                continue
+            seen_hashes.setdefault(record["source_sha256"], record["origin"])
+            record["source_key"] = key
+            append_jsonl(manifest_path, record)
+            summary.pages += 1
+        for error in errors:
+            append_jsonl(error_path, error)
+        summary.errors.extend(e for e in errors if e["check"] != "duplicate")
+        summary.failed += sum(1 for e in errors if e["check"] != "duplicate")
+        if progress:
+            progress(1)
+
+    jobs = jobs or default_jobs()
+    if jobs == 1 or len(todo) <= 1:
+        for task in todo:
+            consume(task, _process_doc(task))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for task, result in zip(todo, pool.map(_process_doc, todo, chunksize=4), strict=True):
+                consume(task, result)
+
+    final = sorted(read_jsonl(manifest_path), key=lambda r: (r["split"], r["id"]))
+    atomic_write_text(manifest_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in final))
+    summary.train = sum(1 for r in final if r["split"] == "train")
+    summary.eval = sum(1 for r in final if r["split"] == "eval")
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,48 @@
+"""Shared test fixtures: the public fixture files beside the checkout, and a quiet, offline environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _offline_single_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two shared cores: threads make CPU steps up to 20x slower. No hub: everything is built offline."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """`../shared/fixtures`: real public PDFs (`pdfs/`) and page pairs (`pairs/`). Read-only: copy to change."""
+    if not FIXTURES.is_dir():
+        pytest.fail(f"fixtures not found at {FIXTURES}: tests expect ../shared beside the checkout")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def repo_dir() -> Path:
+    return REPO
+
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random Qwen2.5-VL and Qwen3-VL checkpoints (docvl.models.tiny), built once per session.
+
+    DOCVL_TINY_CACHE points `tiny:<family>` at the same folders, in this process and in subprocesses.
+    """
+    from docvl.models.tiny import TINY_FAMILIES, resolve_tiny
+
+    os.environ["DOCVL_TINY_CACHE"] = str(tmp_path_factory.mktemp("tiny"))
+    return {family: resolve_tiny(f"tiny:{family}") for family in TINY_FAMILIES}
