@@ -1,0 +1,92 @@
+"""Training and eval datasets: named page sets, mixed by weight, each item run through the sample pipeline.
+
+Broken pairs (a PDF without its Markdown or the reverse) are found when the dataset is built and reported;
+training goes on with the good ones. Pages that fail later (bad front matter, unrenderable PDF, too long)
+come out of `__getitem__` as None, which the collator drops.
+
+Mixing: a set's `weight` is how many times each of its pages appears per epoch: 2 = every page twice,
+0.5 = a seeded half of its pages. Deterministic for `train.seed`, so a resumed run sees the same epoch.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from docvl.config import DatasetSpec, DocvlConfig
+from docvl.data.pageset import Pair, find_pairs
+from docvl.data.pipeline import Sample, SamplePipeline
+from docvl.errors import UsageError
+
+
+@dataclass
+class PageSet:
+    """The usable pairs of one named set, and the pairs that were not (with why)."""
+
+    name: str
+    pairs: list[Pair]
+    broken: list[tuple[str, str]] = field(default_factory=list)
+
+
+def load_pageset(spec: DatasetSpec, split: str) -> PageSet:
+    """The pairs of `spec.path` for `split` (all pairs when the page set has no splits)."""
+    path = Path(spec.path).expanduser()
+    if not path.exists():
+        raise UsageError(f"dataset '{spec.name}' does not exist", path, "check data.train / data.eval paths")
+    pairs = find_pairs(path)
+    if any(pair.split for pair in pairs):
+        pairs = [pair for pair in pairs if pair.split == split]
+    good, broken = [], []
+    for pair in pairs:
+        if pair.pdf is None or not pair.pdf.is_file():
+            broken.append((pair.name, "PDF missing"))
+        elif pair.md is None or not pair.md.is_file():
+            broken.append((pair.name, "Markdown missing"))
+        else:
+            good.append(pair)
+    if not good:
+        raise UsageError(f"dataset '{spec.name}' has no usable {split} pairs", path)
+    return PageSet(spec.name, good, broken)
+
+
+def mix(sets: list[PageSet], weights: list[float], seed: int) -> list[Pair]:
+    """One epoch's pairs: each set repeated `weight` times, the fractional part a seeded subset."""
+    rng = random.Random(seed)
+    mixed: list[Pair] = []
+    for pageset, weight in zip(sets, weights, strict=True):
+        whole, fraction = divmod(weight, 1.0)
+        mixed += pageset.pairs * int(whole)
+        mixed += rng.sample(pageset.pairs, round(fraction * len(pageset.pairs)))
+    return mixed
+
+
+class PageDataset:
+    """A map-style dataset of pairs; item i is the pipeline's model inputs for pair i, or None if rejected."""
+
+    def __init__(self, pairs: list[Pair], pipeline: SamplePipeline):
+        self.pairs = pairs
+        self.pipeline = pipeline
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        pair = self.pairs[index]
+        sample = self.pipeline(Sample(id=pair.name, pdf=pair.pdf, md=pair.md))
+        return None if sample is None else sample.encoded
+
+    def length_estimates(self) -> list[int]:
+        """Cheap per-item size for length grouping: the Markdown's byte size (the text dominates the spread
+        of sequence lengths; pages rendered to one longest side cost similar image tokens)."""
+        return [pair.md.stat().st_size for pair in self.pairs]
+
+
+def build_datasets(config: DocvlConfig) -> tuple[list[PageSet], list[PageSet]]:
+    """The named train and eval page sets, checked to exist (UsageError otherwise); loads no model."""
+    if not config.data.train:
+        raise UsageError("no training data: set data.train to a list of {name, path, weight}")
+    train = [load_pageset(spec, "train") for spec in config.data.train]
+    evals = [load_pageset(spec, "eval") for spec in config.data.eval]
+    return train, evals
