@@ -140,7 +140,17 @@ class ServeConfig(Section):
     tensor_parallel_size: int = 1
     data_parallel_size: int = 1
     max_num_seqs: int = 256
-    max_model_len: int | None = None
+    max_model_len: int | None = Field(
+        None, description="None: the longest image the config renders + prompt + convert.max_new_tokens."
+    )
+    served_model_name: str | None = Field(None, description="None: the checkpoint folder's name.")
+    chat_template: str | None = Field(
+        None, description="A Jinja file for checkpoints that carry no chat template of their own."
+    )
+    startup_timeout_s: float = Field(900.0, gt=0, description="How long vLLM may take to answer /v1/models.")
+    max_restarts: int = Field(3, ge=0, description="Times a vLLM that died is started again during one run.")
+    max_batch_size: int = Field(8, gt=0, description="transformers backend: requests generated together.")
+    batch_wait_ms: float = Field(10.0, ge=0, description="transformers backend: wait for more requests to batch.")
 
 
 class ConvertConfig(Section):
@@ -151,6 +161,18 @@ class ConvertConfig(Section):
     request_timeout_s: float = 600.0
     concurrency: int = 64
     max_page_errors: int = Field(0, ge=0, description="Failed pages a document may have and still count as done.")
+    image_format: Literal["png", "jpeg"] = Field(
+        "png", description="How pages travel to the model: png (lossless, as in training) or jpeg (q95, smaller)."
+    )
+    connect_retries: int = Field(3, ge=0, description="Retries of a refused connection before the run stops.")
+    rotation_retries: int = Field(1, ge=0, description="Re-asks on the rotated page when the model says it is rotated.")
+    repetition_min_chars: int = Field(
+        1000, gt=0, description="A reply ending in a unit repeated over this many characters is degenerate."
+    )
+    render_workers: int | None = Field(None, gt=0, description="Rendering processes; None: one per CPU.")
+    max_pages_in_flight: int | None = Field(
+        None, gt=0, description="Rendered pages not yet finished; None: twice `concurrency`. Bounds memory."
+    )
 
 
 class DocvlConfig(Section):
