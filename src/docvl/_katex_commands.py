@@ -1,8 +1,10 @@
-"""KaTeX 0.16.21 command tables used by :mod:`docvl.latex` (generated; edit the generator, not by hand).
+"""KaTeX 0.16.21 command tables used by :mod:`docvl.latex`.
 
-Extracted once from KaTeX's own registries (functions, environments, macros, symbols) so the checker
-knows exactly which control sequences KaTeX defines and how many arguments each takes. Non-ASCII
-symbol characters are left out: KaTeX accepts any character >= U+0080 as an ordinary symbol anyway.
+Extracted once from KaTeX's own runtime registries (functions with their argument specs, environments,
+replacement-text macros, symbols) by a one-off node dump, so the checker knows exactly which control sequences
+KaTeX defines and how many arguments each takes. On a KaTeX upgrade, dump the same registries again rather
+than editing entries by hand. Non-ASCII symbol characters are left out: KaTeX accepts any character >= U+0080
+as an ordinary symbol anyway.
 """
 
 from __future__ import annotations
