@@ -252,6 +252,11 @@ def judge(reply: Reply, repetition_min_chars: int) -> tuple[Page | None, str]:
 # ---------------------------------------------------------------- bookkeeping
 
 
+def _plain(text_layer: str) -> str:
+    """A text layer as fallback Markdown: pdfium's CRLF line ends made LF, outer whitespace dropped."""
+    return text_layer.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
 @dataclass
 class PageState:
     doc: DocState
@@ -532,7 +537,7 @@ class Converter:
             "page": page.index + 1,
             "fallback": parsed is None,
             "front_matter": asdict(parsed.front_matter) if parsed else None,
-            "text": parsed.text if parsed else page.text_layer.strip(),
+            "text": parsed.text if parsed else _plain(page.text_layer),
             "rotation": page.rotation,
             "attempts": len([a for a in attempts if a["temperature"] is not None]),
             "reasons": [a["reason"] for a in attempts],

@@ -458,3 +458,19 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def run_config(checkpoint: str | Path | None, config_file: str | Path | None, overrides: list[str]) -> DocvlConfig:
+    """The config of a serve/convert run. A checkpoint's saved `docvl.yaml` is the base, so pages are rendered,
+    prompted and parsed as in training; a `--config` file then only sets the runtime sections (`serve`,
+    `convert`); dotted overrides last. Without a checkpoint: `--config` or the defaults, then overrides."""
+    from docvl.config import apply_overrides, build_config, find_saved_config, read_yaml
+
+    saved = None
+    if checkpoint is not None and not str(checkpoint).startswith("tiny:") and Path(checkpoint).is_dir():
+        saved = find_saved_config(checkpoint)
+    data: dict[str, Any] = saved.model_dump(mode="json") if saved else {}
+    if config_file:
+        extra = read_yaml(Path(config_file))
+        data.update({k: v for k, v in extra.items() if k in ("serve", "convert")} if saved else extra)
+    return build_config(apply_overrides(data, overrides), str(config_file or checkpoint or "<overrides>"))

@@ -44,9 +44,12 @@ class FakeOpenAIServer:
         self.script = script
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self.dead = False
         self.server = ApiServer("127.0.0.1", 0, model_name, self._chat)
 
     def _chat(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+        if self.dead:
+            return 0, None
         with self._lock:
             n = len(self.requests)
             self.requests.append({"temperature": payload.get("temperature"), "max_tokens": payload.get("max_tokens")})
@@ -68,5 +71,10 @@ class FakeOpenAIServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    def kill(self) -> None:
+        """Die like a crashed server: stop listening, and drop the connections kept alive."""
+        self.dead = True
         self.server.shutdown()
         self.server.server_close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -105,6 +106,11 @@ class ApiServer(ThreadingHTTPServer):
         self.model_name = model_name
         self.chat = chat
         self.log_requests = log_requests
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (timed out, cancelled) is normal; anything else is printed as usual."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     @property
     def port(self) -> int:
