@@ -1,0 +1,177 @@
+"""`train()`: the function `docvl train` calls. Validate everything cheap, then load, train, save, export.
+
+Every input problem (missing dataset, model folder without config.json, unknown model_type, unparsable
+DeepSpeed file, bad pipeline, more GPUs than present, bad --resume) is a ConfigError/UsageError raised
+before any model weights are loaded.
+
+Run as a module (`python -m docvl.train.run CONFIG [--resume X]`) inside each process torchrun starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from docvl.config import DocvlConfig, load_config
+from docvl.data.dataset import PageDataset, PageSet, build_datasets, mix
+from docvl.data.pipeline import DEFAULT_PIPELINE, SamplePipeline, check_pipeline
+from docvl.models import registry
+from docvl.train.deepspeed import load_deepspeed_config
+from docvl.train.launcher import Launch, check_launch, inside_launcher, relaunch
+
+log = logging.getLogger(__name__)
+
+# TrainConfig fields that are not TrainingArguments (docvl handles them itself).
+_NOT_TRAINING_ARGS = {"deepspeed", "warmup_ratio"}
+
+
+@dataclass
+class TrainResult:
+    """What a training run did. `losses` are (step, training loss) as logged; `metrics` the final eval."""
+
+    output_dir: Path
+    final_dir: Path | None = None
+    global_step: int = 0
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    eval_metrics: dict[str, float] = field(default_factory=dict)
+    skipped_samples: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    broken_pairs: list[tuple[str, str]] = field(default_factory=list)
+    exit_code: int = 0
+
+
+@dataclass
+class _Plan:
+    """Everything checked before loading: the resolved checkpoint, family, data, DeepSpeed dict, resume."""
+
+    checkpoint: Path | str
+    family: registry.ModelFamily
+    train_sets: list[PageSet]
+    eval_sets: list[PageSet]
+    deepspeed: dict[str, Any] | None
+    resume: str | None
+
+
+def plan(config: DocvlConfig, launch: Launch, resume: str | None) -> _Plan:
+    """All input validation, with typed errors; touches no model weights."""
+    from docvl.train.checkpoint import resolve_resume
+
+    check_launch(launch, config)
+    check_pipeline(tuple(config.data.pipeline or DEFAULT_PIPELINE))
+    deepspeed = load_deepspeed_config(config.train.deepspeed)
+    train_sets, eval_sets = build_datasets(config)
+    checkpoint = registry.resolve_checkpoint(config.model.name_or_path)
+    family = registry.family_of(checkpoint)
+    return _Plan(checkpoint, family, train_sets, eval_sets, deepspeed, resolve_resume(resume, config.train.output_dir))
+
+
+def training_arguments(config: DocvlConfig, deepspeed: dict[str, Any] | None, has_eval: bool) -> Any:
+    """HF TrainingArguments from the `train` section (same names), plus what docvl's data needs."""
+    from transformers import TrainingArguments
+
+    values = config.train.model_dump(exclude=_NOT_TRAINING_ARGS)
+    # transformers 5 folded warmup_ratio into warmup_steps: a float below 1 is a ratio (1.0 would mean 1 step).
+    values["warmup_steps"] = min(config.train.warmup_ratio, 0.9999)
+    if not has_eval:
+        values["eval_strategy"] = "no"
+    return TrainingArguments(
+        **values,
+        deepspeed=deepspeed,
+        remove_unused_columns=False,  # pipeline outputs are model inputs already
+        label_names=["labels"],
+        gradient_checkpointing_kwargs={"use_reentrant": False} if config.train.gradient_checkpointing else None,
+    )
+
+
+def _apply_lora(model: Any, config: DocvlConfig, family: registry.ModelFamily) -> Any:
+    """LoRA adapters on the language model's projections only (the vision tower has same-named layers)."""
+    from peft import LoraConfig, get_peft_model
+
+    lora = config.model.lora
+    prefix = family.vision_prefix.rstrip(".").replace(".", r"\.")
+    target = rf"^(?!{prefix}).*\.({'|'.join(lora.target_modules)})$"
+    return get_peft_model(
+        model, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=target)
+    )
+
+
+def train(
+    config: DocvlConfig,
+    *,
+    gpus: int | None = None,
+    nnodes: int = 1,
+    node_rank: int = 0,
+    master_addr: str = "127.0.0.1",
+    resume: str | None = None,
+) -> TrainResult:
+    """Train `config` (in this process, or under torchrun for --gpus N > 1 / --nnodes > 1)."""
+    launch = Launch(gpus=gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr)
+    checked = plan(config, launch, resume)
+    if launch.distributed and not inside_launcher():
+        return TrainResult(Path(config.train.output_dir), exit_code=relaunch(launch, config, resume))
+    return _train_in_process(config, checked)
+
+
+def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
+    from docvl.train.checkpoint import SaveDocvlConfig, export_final
+    from docvl.train.collator import PageCollator
+    from docvl.train.trainer import DocvlTrainer
+
+    args = training_arguments(config, checked.deepspeed, bool(checked.eval_sets))
+    processor = registry.load_processor(checked.checkpoint, config.model)
+    pipeline = SamplePipeline(config, processor)
+    train_data = PageDataset(
+        mix(checked.train_sets, [spec.weight for spec in config.data.train], config.train.seed), pipeline
+    )
+    eval_data = {s.name: PageDataset(s.pairs, SamplePipeline(config, processor)) for s in checked.eval_sets}
+    broken = [item for s in checked.train_sets + checked.eval_sets for item in s.broken]
+    for name, why in broken:
+        log.warning("skipping broken pair %s: %s", name, why)
+
+    model = registry.load_model(checked.checkpoint, config.model, bf16=config.train.bf16)
+    counts = registry.apply_freeze(model, checked.family, config.model)
+    log.info("trainable parameters by group: %s", counts)
+    if config.model.lora is not None:
+        model = _apply_lora(model, config, checked.family)
+
+    trainer = DocvlTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_data,
+        eval_dataset=eval_data or None,
+        data_collator=PageCollator(processor.tokenizer.pad_token_id),
+        processing_class=processor,
+        callbacks=[SaveDocvlConfig(config)],
+        train_lengths=train_data.length_estimates() if config.data.group_by_length else None,
+    )
+    trainer.train(resume_from_checkpoint=checked.resume)
+    metrics = trainer.evaluate() if eval_data else {}
+    final = export_final(trainer, processor, config)
+    history = trainer.state.log_history
+    return TrainResult(
+        output_dir=Path(args.output_dir),
+        final_dir=final,
+        global_step=trainer.state.global_step,
+        losses=[(entry["step"], entry["loss"]) for entry in history if "loss" in entry],
+        eval_metrics=metrics,
+        skipped_samples=next((e["skipped_samples"] for e in reversed(history) if "skipped_samples" in e), 0),
+        rejected=dict(pipeline.rejected),
+        broken_pairs=broken,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of each torchrun process: train a resolved config file."""
+    parser = argparse.ArgumentParser(prog="python -m docvl.train.run")
+    parser.add_argument("config")
+    parser.add_argument("--resume")
+    options = parser.parse_args(argv)
+    train(load_config(options.config), resume=options.resume)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

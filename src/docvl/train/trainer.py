@@ -1,0 +1,109 @@
+"""`DocvlTrainer`: the HF Trainer, made safe for batches in which the pipeline rejected every sample.
+
+The collator returns None for such a batch. The Trainer touches a batch in several places, and each one is
+guarded (transformers 5.23 signatures): `floating_point_ops`, `_get_num_items_in_batch` (gradient
+accumulation hands it a list that may hold None next to real batches: the real ones still set the loss
+scale), `_track_num_input_tokens`, `training_step` and `prediction_step`. Skipped samples are counted and
+logged as `skipped_samples` / `eval_skipped_samples`, summed over processes.
+
+Under DeepSpeed or DDP an empty step still runs a backward of zero (through the last real batch, or the
+parameters): every process must join the gradient collectives, and DeepSpeed steps its optimizer inside
+`backward`. In a single process an empty step does nothing, so an all-empty accumulation step leaves the
+weights exactly as they were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from accelerate.utils import DistributedType
+from transformers import Trainer
+from transformers.trainer_pt_utils import LengthGroupedSampler
+
+from docvl.train.collator import SKIPPED_KEY
+
+
+class DocvlTrainer(Trainer):
+    """Trainer with None-batch handling, skipped-sample counts and optional length-grouped sampling."""
+
+    def __init__(self, *args: Any, train_lengths: list[int] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.train_lengths = train_lengths
+        self.skipped = {"train": 0, "eval": 0}
+        self._last_batch: dict[str, Any] | None = None
+
+    # --- sampling -----------------------------------------------------------------------------------------
+    def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
+        if self.train_lengths is None:
+            return super()._get_train_sampler(train_dataset)
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return LengthGroupedSampler(batch, lengths=self.train_lengths)
+
+    # --- the None-batch paths -----------------------------------------------------------------------------
+    def floating_point_ops(self, inputs: dict[str, Any] | None) -> int:
+        return 0 if inputs is None else super().floating_point_ops(inputs)
+
+    def _get_num_items_in_batch(self, batch_samples: list, device: torch.device) -> torch.Tensor | int | None:
+        real = [batch for batch in batch_samples if batch is not None]
+        if not real:
+            return None
+        return super()._get_num_items_in_batch(real, device)
+
+    def _track_num_input_tokens(self, inputs: dict[str, Any] | None) -> None:
+        if inputs is not None:
+            super()._track_num_input_tokens(inputs)
+
+    def training_step(
+        self, model: torch.nn.Module, inputs: dict[str, Any] | None, num_items_in_batch: Any = None
+    ) -> torch.Tensor:
+        if inputs is None:
+            self.skipped["train"] += self.args.per_device_train_batch_size
+            return self._empty_step(model)
+        self.skipped["train"] += inputs.pop(SKIPPED_KEY, 0)
+        if self.accelerator.distributed_type != DistributedType.NO:
+            self._last_batch = inputs
+        return super().training_step(model, inputs, num_items_in_batch)
+
+    def _empty_step(self, model: torch.nn.Module) -> torch.Tensor:
+        zero = torch.zeros((), device=self.args.device)
+        if self.accelerator.distributed_type == DistributedType.NO:
+            return zero
+        model.train()
+        if self._last_batch is not None:
+            with self.compute_loss_context_manager():
+                loss = self.compute_loss(model, self._prepare_inputs(self._last_batch)) * 0.0
+        else:
+            loss = sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
+        kwargs = {"scale_wrt_gas": False} if self.accelerator.distributed_type == DistributedType.DEEPSPEED else {}
+        self.accelerator.backward(loss, **kwargs)
+        return zero
+
+    def prediction_step(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any] | None,
+        prediction_loss_only: bool,
+        ignore_keys: list[str] | None = None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        if inputs is None:
+            self.skipped["eval"] += self.args.per_device_eval_batch_size
+            # NaN on the model's device: every process still joins the loss gather, and the Trainer's
+            # non-finite filter keeps it out of eval_loss (a 0.0 would pull the mean down).
+            return torch.tensor(float("nan"), device=self.args.device), None, None
+        self.skipped["eval"] += inputs.pop(SKIPPED_KEY, 0)
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+
+    # --- logging ------------------------------------------------------------------------------------------
+    def _summed(self, count: int) -> int:
+        if self.args.world_size <= 1:
+            return count
+        return int(self.accelerator.reduce(torch.tensor(count, device=self.args.device), reduction="sum").item())
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs or "train_runtime" in logs:
+            logs["skipped_samples"] = self._summed(self.skipped["train"])
+        elif any(key.endswith("_loss") and key.startswith("eval") for key in logs):
+            logs["eval_skipped_samples"] = self._summed(self.skipped["eval"])  # per eval set: reset after
+            self.skipped["eval"] = 0
+        super().log(logs, start_time)
