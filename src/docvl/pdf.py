@@ -56,6 +56,28 @@ def check_pdf_bytes(data: bytes, path: str | Path) -> None:
         raise PdfCorruptError("truncated PDF (no %%EOF marker at the end of the file)", path)
 
 
+def _read_ends(path: Path, name: str) -> bytes:
+    """The head and tail of a file, enough for `check_pdf_bytes` without reading all of it."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_HEADER_WINDOW)
+            size = handle.seek(0, 2)
+            if size <= _HEADER_WINDOW + _TAIL_WINDOW:
+                handle.seek(0)
+                data = handle.read()
+            else:
+                handle.seek(size - _TAIL_WINDOW)
+                data = head + handle.read()
+    except FileNotFoundError:
+        raise PdfError("file does not exist", name) from None
+    except IsADirectoryError:
+        raise PdfError("is a directory, not a PDF", name) from None
+    except OSError as exc:
+        raise PdfError(f"cannot read file: {exc.strerror}", name) from None
+    check_pdf_bytes(data, name)
+    return data
+
+
 class PdfFile:
     """An open PDF. Use as a context manager; all page indices are 0-based."""
 
@@ -70,24 +92,19 @@ class PdfFile:
         self.path = str(name if name is not None else ("<bytes>" if isinstance(source, bytes) else source))
         if isinstance(source, bytes):
             data = source
+            check_pdf_bytes(data, self.path)
         else:
-            try:
-                data = Path(source).read_bytes()
-            except FileNotFoundError:
-                raise PdfError("file does not exist", self.path) from None
-            except OSError as exc:
-                raise PdfError(f"cannot read file: {exc.strerror}", self.path) from None
-        check_pdf_bytes(data, self.path)
-        self.size_bytes = len(data)
+            data = _read_ends(Path(source), self.path)  # pdfium reads the file itself, lazily
         self.max_page_inches = max_page_inches
         try:
-            self._doc = pdfium.PdfDocument(data)
-        except pdfium.PdfiumError as exc:
-            if "password" in str(exc).lower():
-                raise PdfEncryptedError("encrypted PDF (needs a password to open)", self.path) from None
+            self._doc = pdfium.PdfDocument(source if isinstance(source, bytes) else str(source))
+        except pdfium.PdfiumError:
+            # PDFium's last-error code is process-wide and can be stale, so the bytes decide what went wrong.
             if _ZERO_PAGES.search(data):
                 raise PdfEmptyError("PDF has zero pages", self.path) from None
-            raise PdfCorruptError(f"corrupt PDF ({exc})", self.path) from None
+            if b"/Encrypt" in data:
+                raise PdfEncryptedError("encrypted PDF (needs a password to open)", self.path) from None
+            raise PdfCorruptError("corrupt PDF (PDFium cannot parse it)", self.path) from None
         self.encrypted = pdfium_c.FPDF_GetSecurityHandlerRevision(self._doc.raw) != -1
         if self.encrypted and not allow_encrypted:
             self.close()
@@ -118,11 +135,7 @@ class PdfFile:
 
     def page_size(self, index: int = 0) -> tuple[float, float]:
         """(width, height) in points, after checking it is a sane size."""
-        page = self._doc[index]
-        try:
-            width, height = page.get_size()
-        finally:
-            page.close()
+        width, height = self._doc.get_page_size(index)  # from the page tree: the page is not loaded
         longest = max(width, height) / POINTS_PER_INCH
         if width <= 0 or height <= 0:
             raise PdfPageSizeError(f"page {index + 1} has no area ({width:.0f} x {height:.0f} pt)", self.path)
@@ -178,9 +191,7 @@ def page_count(path: str | Path) -> int:
         return len(pdf)
 
 
-def render_page(
-    source: str | Path | bytes, index: int = 0, longest_side: int = DEFAULT_LONGEST_SIDE
-) -> Image.Image:
+def render_page(source: str | Path | bytes, index: int = 0, longest_side: int = DEFAULT_LONGEST_SIDE) -> Image.Image:
     """Open, render one page, close: for callers that need a single image."""
     with PdfFile(source) as pdf:
         return pdf.render(index, longest_side)

@@ -14,22 +14,23 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from docvl.config import DocvlConfig, save_config
 from docvl.data.pageset import MANIFEST
-from docvl.data.sources import DocRef, SourcePage
+from docvl.data.sources import DocRef, SourcePage, doc_id_for
 from docvl.data.validate import default_jobs
 from docvl.errors import UsageError
-from docvl.io import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl, sha256_bytes
+from docvl.io import JsonlAppender, atomic_write_bytes, atomic_write_text, read_jsonl, sha256_bytes
 
+# In reverse order of preference when two sources hold the same PDF (labelled sources win).
 SOURCE_MODULES = {
     "pdfs": "docvl.data.pdf_source",
-    "pairs": "docvl.data.pairs_source",
-    "olmocr-mix": "docvl.data.olmocr_mix",
     "converted": "docvl.data.converted",
+    "olmocr-mix": "docvl.data.olmocr_mix",
+    "pairs": "docvl.data.pairs_source",
 }
 KINDS = ("auto", *SOURCE_MODULES)
 ERRORS_FILE = "prepare_errors.jsonl"
@@ -154,14 +155,18 @@ def prepare(
     if kind not in KINDS:
         raise UsageError(f"unknown source kind '{kind}' (choose from {', '.join(KINDS)})")
     started = time.perf_counter()
-    refs: list[tuple[str, DocRef]] = []
-    for source in sources:
-        source_kind = detect_kind(source) if kind == "auto" else kind
+    kinds = [(detect_kind(source) if kind == "auto" else kind, source) for source in sources]
+    for source_kind, source in kinds:
         if source_kind != "olmocr-mix" and not source.exists():
             raise UsageError("source does not exist", source)
+    refs: list[tuple[str, DocRef]] = []
+    # Labelled sources first: when the same PDF comes labelled and unlabelled, the labelled copy is kept.
+    for source_kind, source in sorted(kinds, key=lambda pair: list(SOURCE_MODULES).index(pair[0]), reverse=True):
         module_name = SOURCE_MODULES[source_kind]
-        module = importlib.import_module(module_name)
-        refs.extend((module_name, ref) for ref in module.list_docs(source))
+        for ref in importlib.import_module(module_name).list_docs(source):
+            if len(sources) > 1:  # the same file name in two sources must not become the same page id
+                ref = replace(ref, doc_id=f"{doc_id_for(source.name)}__{ref.doc_id}")
+            refs.append((module_name, ref))
 
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out)
@@ -198,23 +203,25 @@ def prepare(
                 continue
             seen_hashes.setdefault(record["source_sha256"], record["origin"])
             record["source_key"] = key
-            append_jsonl(manifest_path, record)
+            manifest.write(record)
             summary.pages += 1
         for error in errors:
-            append_jsonl(error_path, error)
+            error_log.write(error)
         summary.errors.extend(e for e in errors if e["check"] != "duplicate")
         summary.failed += sum(1 for e in errors if e["check"] != "duplicate")
         if progress:
             progress(1)
 
     jobs = jobs or default_jobs()
-    if jobs == 1 or len(todo) <= 1:
-        for task in todo:
-            consume(task, _process_doc(task))
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for task, result in zip(todo, pool.map(_process_doc, todo, chunksize=4), strict=True):
-                consume(task, result)
+    with JsonlAppender(manifest_path) as manifest, JsonlAppender(error_path) as error_log:
+        if jobs == 1 or len(todo) <= 1:
+            for task in todo:
+                consume(task, _process_doc(task))
+        else:
+            chunk = max(1, min(16, len(todo) // (jobs * 4)))
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                for task, result in zip(todo, pool.map(_process_doc, todo, chunksize=chunk), strict=True):
+                    consume(task, result)
 
     final = sorted(read_jsonl(manifest_path), key=lambda r: (r["split"], r["id"]))
     atomic_write_text(manifest_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in final))
