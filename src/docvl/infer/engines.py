@@ -472,5 +472,8 @@ def run_config(checkpoint: str | Path | None, config_file: str | Path | None, ov
     data: dict[str, Any] = saved.model_dump(mode="json") if saved else {}
     if config_file:
         extra = read_yaml(Path(config_file))
-        data.update({k: v for k, v in extra.items() if k in ("serve", "convert")} if saved else extra)
+        if saved is None:
+            data = extra
+        for section in ("serve", "convert") if saved else ():
+            data[section] = {**data.get(section, {}), **(extra.get(section) or {})}
     return build_config(apply_overrides(data, overrides), str(config_file or checkpoint or "<overrides>"))

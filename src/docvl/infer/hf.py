@@ -30,8 +30,9 @@ class HFGenerator:
         self.processor = load_processor(path, config.model)
         self.processor.tokenizer.padding_side = "left"  # batched generation continues every row at the end
         self.model = load_model(path, config.model).eval()
-        self.end_ids = {self.processor.tokenizer.convert_tokens_to_ids("<|im_end|>"), self.model.config.eos_token_id}
-        self.end_ids.discard(None)
+        eos = self.model.generation_config.eos_token_id
+        self.end_ids = {self.processor.tokenizer.convert_tokens_to_ids("<|im_end|>")}
+        self.end_ids.update(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self._torch = torch
 
     def generate(self, requests: list[PageRequest]) -> list[Reply]:
