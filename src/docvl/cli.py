@@ -7,6 +7,7 @@ inside the commands that need them, so `docvl --help` and `docvl validate` start
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -231,6 +232,189 @@ def _print_validate_table(result: Any, pageset: Path, moved: int) -> None:
         f"({result.seconds:.1f} s, {rate} pages/s)" + (f"; {moved} files quarantined" if moved else ""),
         highlight=False,
     )
+
+
+@app.command(
+    epilog=(
+        "Examples: `docvl serve runs/tiny/checkpoint-500 --dry-run`  ·  "
+        "`docvl serve CKPT --backend transformers --port 8000`  ·  `docvl serve CKPT -- --enforce-eager`"
+    ),
+)
+@_stage
+def serve(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint folder (weights, processor, docvl.yaml).")],
+    extra: Annotated[list[str] | None, typer.Argument(help="After `--`: extra arguments for `vllm serve`.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default serve.port).")] = None,
+    host: Annotated[str | None, typer.Option(help="Host (default serve.host, 127.0.0.1).")] = None,
+    backend: Annotated[str | None, typer.Option(help="vllm | transformers (default serve.backend).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the vLLM command and exit.")] = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Serve a checkpoint over an OpenAI-compatible API (vLLM, or our transformers server for CPU)."""
+    import shlex
+
+    cfg = _load_config_for_run(checkpoint, config, set_, backend)
+    host, port = host or cfg.serve.host, port if port is not None else cfg.serve.port
+    if cfg.serve.backend == "transformers":
+        if dry_run or extra:
+            raise typer.BadParameter("--dry-run and extra vLLM arguments need --backend vllm")
+        from docvl.infer.server import serve_transformers
+
+        def ready(url: str) -> None:
+            console.err().print(f"serving {checkpoint} at {url} (Ctrl-C stops)", highlight=False)
+
+        serve_transformers(checkpoint, cfg, host=host, port=port, ready=ready)
+        return
+    from docvl.infer.server import serve_vllm
+    from docvl.infer.vllm_cmd import build_vllm_command
+    from docvl.models.registry import resolve_checkpoint
+
+    command = build_vllm_command(resolve_checkpoint(checkpoint), cfg, host=host, port=port, extra_args=extra or [])
+    if dry_run:
+        console.out().print(shlex.join(command), highlight=False, markup=False, soft_wrap=True)
+        return
+    raise typer.Exit(serve_vllm(command))
+
+
+def _load_config_for_run(
+    checkpoint: str | None, config: Path | None, overrides: list[str] | None, backend: str | None
+) -> Any:
+    """The run config: the checkpoint's saved config first (see `docvl.infer.engines.run_config`)."""
+    from docvl.infer.engines import run_config
+
+    return run_config(checkpoint, config, [*(overrides or []), *([f"serve.backend={backend}"] if backend else [])])
+
+
+@app.command(
+    epilog=(
+        "Examples: `docvl convert pdfs/ --out md/ --server http://127.0.0.1:8000/v1`  ·  "
+        "`docvl convert list.txt --out md/ --model CKPT --shard 1/4`"
+    ),
+)
+@_stage
+def convert(
+    inputs: Annotated[list[str], typer.Argument(help="PDFs, PNG/JPEG images, directories, globs, .txt path lists.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (Markdown + results.jsonl).")],
+    server: Annotated[
+        str | None, typer.Option(help="Base URL of an OpenAI-compatible API, e.g. http://host:8000/v1")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="API key for --server (or $DOCVL_API_KEY / $OPENAI_API_KEY).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="A checkpoint to run for this conversion (or the model name with --server).")
+    ] = None,
+    pages: Annotated[str | None, typer.Option(help="Pages to convert, e.g. 1-3,7 (1-based).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Rendering processes (default: one per CPU).")] = None,
+    shard: Annotated[str | None, typer.Option(help="Convert only shard I of N (1-based), e.g. 2/8.")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Convert documents to Markdown (+ one JSONL record per document); resumable, shardable."""
+    from docvl.infer.convert import convert as run_convert
+    from docvl.infer.convert import parse_shard
+    from docvl.infer.engines import open_engine
+
+    if server is None and model is None:
+        raise typer.BadParameter("give --server URL or --model CHECKPOINT")
+    cfg = _load_config_for_run(None if server else model, config, set_, None)
+    shard_spec = parse_shard(shard) if shard else None
+    engine = open_engine(cfg, server=server, api_key=api_key, model=model, log_dir=out / ".docvl")
+    try:
+        with _convert_progress() as (report, on_page):
+            summary = run_convert(
+                inputs,
+                out,
+                engine,
+                cfg,
+                pages=pages,
+                render_workers=workers,
+                shard=shard_spec,
+                report=report,
+                on_page=on_page,
+            )
+    finally:
+        engine.close()
+    if json_:
+        _print_json({"out": str(out), **summary.to_dict()})
+    elif not console.is_quiet():
+        console.out().print(summary.line(), highlight=False)
+    if summary.failed_documents or summary.bad_inputs:
+        raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _convert_progress() -> Any:
+    """(report, on_page) callbacks: problem lines above a bar of pages, pages/s and fallbacks on stderr."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    err = console.err()
+    report = lambda line: err.print(f"[yellow]problem[/yellow] {line}", highlight=False)  # noqa: E731
+    if console.is_quiet() or not err.is_terminal:
+        yield report, (lambda pages, fallbacks: None)
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("convert {task.completed} pages"),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[fallbacks]} fallbacks"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("convert", total=None, fallbacks=0, rate="")
+        state = {"fallbacks": 0}
+
+        def on_page(pages: int, fallbacks: int) -> None:
+            state["fallbacks"] += fallbacks
+            bar.advance(task, pages)
+            speed = bar.tasks[task].speed
+            bar.update(task, fallbacks=state["fallbacks"], rate=f"{speed:.2f} pages/s" if speed else "")
+
+        yield (lambda line: bar.console.print(f"[yellow]problem[/yellow] {line}", highlight=False)), on_page
+
+
+@app.command(
+    epilog=(
+        "Examples: `docvl train configs/tiny-cpu.yaml`  ·  `docvl train configs/qwen3_vl_8b.yaml --gpus 4`  ·  "
+        "`docvl train CONFIG train.learning_rate=1e-5 --resume auto`"
+    ),
+)
+@_stage
+def train(
+    config: Annotated[Path, typer.Argument(help="A docvl YAML config (e.g. configs/tiny-cpu.yaml).")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. train.max_steps=10")] = None,
+    gpus: Annotated[
+        int | None, typer.Option(help="Processes per node (GPUs, or CPU processes with train.use_cpu).")
+    ] = None,
+    nnodes: Annotated[int, typer.Option(help="Machines taking part.")] = 1,
+    node_rank: Annotated[int, typer.Option(help="This machine's rank, 0..nnodes-1.")] = 0,
+    master_addr: Annotated[str, typer.Option(help="Address of node 0 (with --nnodes > 1).")] = "127.0.0.1",
+    resume: Annotated[
+        str | None, typer.Option(help="auto (latest checkpoint in output_dir) or a checkpoint path.")
+    ] = None,
+) -> None:
+    """Fine-tune a model on page sets; checkpoints carry weights, processor and docvl.yaml."""
+    from docvl.train.run import train as run_train
+
+    result = run_train(
+        _load_config(config, overrides),
+        gpus=gpus,
+        nnodes=nnodes,
+        node_rank=node_rank,
+        master_addr=master_addr,
+        resume=resume,
+    )
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+    if result.final_dir is not None and not console.is_quiet():
+        loss = f"{result.losses[-1][1]:.4f}" if result.losses else "-"
+        console.out().print(
+            f"trained {result.global_step} steps: last loss {loss}, {result.skipped_samples} samples skipped, "
+            f"{len(result.broken_pairs)} broken pairs; final model in {result.final_dir}",
+            highlight=False,
+        )
 
 
 def main() -> None:
