@@ -176,3 +176,17 @@ def test_degenerate_detection() -> None:
     assert is_degenerate("intro " + "| a | b |\n" * 200, 1000)
     assert not is_degenerate("".join(f"Line {i}.\n" for i in range(300)), 1000)
     assert not is_degenerate("Table of contents " + "." * 120 + " 7", 1000)
+
+
+def test_prepare_converted_takes_accepted_pages(fixtures_dir: Path, tmp_path: Path) -> None:
+    from docvl.data import converted
+    from docvl.page import parse_page
+
+    src = fixtures_dir / "pdfs" / "skinnypage.pdf"  # page 2 falls back (too long to render)
+    _run(lambda p, n: Act(), [str(src)], tmp_path)
+    refs = converted.list_docs(tmp_path)
+    assert [ref.doc_id for ref in refs] == ["skinnypage"]
+    pages = converted.load_doc(refs[0])
+    assert [p.page_number for p in pages] == [1] and pages[0].error is None
+    assert parse_page(pages[0].markdown).text == "# A page\n\nSome text."
+    assert pages[0].pdf.startswith(b"%PDF-")
