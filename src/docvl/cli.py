@@ -141,20 +141,19 @@ def prepare(
             progress=advance,
             on_total=set_total,
         )
+    err = console.err()
+    for error in summary.errors:
+        err.print(f"[yellow]skipped[/yellow] {error['path']}: {error['message']}", highlight=False)
     if json_:
         _print_json({"out": str(out), **summary.to_dict()})
-    else:
-        err = console.err()
-        for error in summary.errors:
-            err.print(f"[yellow]skipped[/yellow] {error['path']}: {error['message']}", highlight=False)
-        if not console.is_quiet():
-            console.out().print(
-                f"prepared {summary.pages} pages ({summary.train} train, {summary.eval} eval in the set) from "
-                f"{summary.docs} documents into {out}: {summary.skipped_docs} already done, "
-                f"{summary.duplicates} duplicates, {summary.failed} failed, "
-                f"{summary.seconds:.1f} s ({summary.to_dict()['pages_per_s'] or 0} pages/s)",
-                highlight=False,
-            )
+    elif not console.is_quiet():
+        console.out().print(
+            f"prepared {summary.pages} pages ({summary.train} train, {summary.eval} eval in the set) from "
+            f"{summary.docs} documents into {out}: {summary.skipped_docs} already done, "
+            f"{summary.duplicates} duplicates, {summary.failed} failed, "
+            f"{summary.seconds:.1f} s ({summary.to_dict()['pages_per_s'] or 0} pages/s)",
+            highlight=False,
+        )
     if summary.failed:
         raise typer.Exit(1)
 
@@ -174,6 +173,9 @@ def validate(
     report: Annotated[Path | None, typer.Option(help="Write the failures as JSONL to this file.")] = None,
     quarantine: Annotated[Path | None, typer.Option(help="Move failing pairs into this directory.")] = None,
     render: Annotated[bool, typer.Option(help="Render every page (the renders check).")] = True,
+    tokens: Annotated[
+        bool, typer.Option(help="Count tokens with the config's model processor; fail pairs over data.max_length.")
+    ] = False,
     jobs: JobsOption = None,
 ) -> None:
     """Check a page set pair by pair (and/or a config) and say exactly what is wrong."""
@@ -197,6 +199,7 @@ def validate(
     options = ValidateOptions(
         render_longest_side=cfg.data.target_longest_image_dim if render else None,
         max_page_inches=cfg.data.max_page_inches,
+        tokens_with=cfg if tokens else None,
     )
     with console.progress_bar("validate", len(find_pairs(pageset))) as (advance, _):
         result = validate_pageset(pageset, options, jobs=jobs, progress=advance)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from docvl.config import DocvlConfig
 from docvl.data.pageset import Pair, find_pairs
 from docvl.data.text_rules import check_text_rules
 from docvl.errors import PageFormatError, PdfError
@@ -37,7 +38,9 @@ CHECKS = (
     "math_delimiters",
     "latex_renders",
     "latex_outside_math",
+    "token_length",
 )
+TOKEN_STEPS = ("parse_front_matter", "render", "prompt", "front_matter_output", "tokenize")
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,39 @@ class Failure:
 
 @dataclass(frozen=True)
 class ValidateOptions:
+    """What to check beyond the always-on checks. `tokens_with`: count tokens as training would, with this
+    config's model processor, image size and prompt, and fail pairs longer than its `data.max_length`."""
+
     render_longest_side: int | None = 1288
     max_page_inches: float = 120.0
+    tokens_with: DocvlConfig | None = None
+
+
+_token_pipelines: dict[int, Any] = {}  # one training pipeline per worker process and config
+
+
+def _check_tokens(pair: Pair, config: DocvlConfig) -> list[Failure]:
+    """The training pipeline's own tokenization of the pair, so the verdict matches what training will do."""
+    from docvl.data.pipeline import Sample, SamplePipeline
+    from docvl.models import registry
+
+    pipeline = _token_pipelines.get(id(config))
+    if pipeline is None:
+        processor = registry.load_processor(registry.resolve_checkpoint(config.model.name_or_path), config.model)
+        token_config = config.model_copy(
+            update={"data": config.data.model_copy(update={"pipeline": list(TOKEN_STEPS)})}
+        )
+        pipeline = _token_pipelines[id(config)] = SamplePipeline(token_config, processor)
+    sample = Sample(id=pair.name, pdf=pair.pdf, md=pair.md)
+    if pipeline(sample) is not None:
+        return []
+    length = sample.notes.get("too_long")
+    message = (
+        f"{length} tokens > data.max_length {config.data.max_length} (training would drop it)"
+        if length
+        else "the training pipeline rejects this pair"
+    )
+    return [Failure(str(pair.md), "token_length", message)]
 
 
 @dataclass
@@ -125,6 +159,8 @@ def check_pair(pair: Pair, options: ValidateOptions) -> list[Failure]:
         failures.extend(_check_markdown(pair.md))
     else:
         failures.append(Failure(str(pair.md), "pair_complete", "Markdown file listed in the manifest is missing"))
+    if not failures and pair.md is not None and options.tokens_with is not None:
+        failures.extend(_check_tokens(pair, options.tokens_with))
     return failures
 
 
