@@ -420,6 +420,71 @@ def train(
         )
 
 
+config_app = typer.Typer(no_args_is_help=True, help="Inspect the typed config.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("schema", epilog="Example: `docvl config schema --markdown > docs/config.md`")
+@_stage
+def config_schema(
+    markdown: Annotated[bool, typer.Option(help="The reference as Markdown tables (docs/config.md).")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Every config key with its type, default and meaning, generated from the typed config."""
+    from docvl.config import DocvlConfig
+    from docvl.config_docs import markdown as config_markdown
+    from docvl.config_docs import rows
+
+    if json_:
+        _print_json(DocvlConfig.model_json_schema())
+    elif markdown:
+        sys.stdout.write(config_markdown())
+    else:
+        from rich.table import Table
+
+        table = Table("key", "type", "default", "meaning", title="docvl config keys")
+        for row in rows():
+            table.add_row(*(cell.replace("\\|", "|") for cell in row))
+        console.out().print(table)
+
+
+@config_app.command("show", epilog="Example: `docvl config show configs/tiny-cpu.yaml train.max_steps=10`")
+@_stage
+def config_show(
+    config: Annotated[Path | None, typer.Argument(help="A docvl YAML config (defaults when omitted).")] = None,
+    overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides, key=value.")] = None,
+) -> None:
+    """Print the resolved config: defaults, then the file, then the overrides."""
+    from docvl.config import dump_config
+
+    if config is not None and "=" in config.name:  # only overrides given: `docvl config show a.b=1`
+        overrides, config = [str(config), *(overrides or [])], None
+
+    console.out().print(dump_config(_load_config(config, overrides)), highlight=False, markup=False)
+
+
+@app.command(epilog="Example: `docvl env --json > env.json` (attach it to a bug report)")
+@_stage
+def env(json_: JsonOption = False) -> None:
+    """Versions of docvl's dependencies, CUDA and GPUs, and what each command is missing."""
+    from docvl.envreport import collect
+
+    report = collect()
+    if json_:
+        _print_json(report.to_dict())
+        return
+    out = console.out()
+    out.print(f"docvl {report.docvl} · Python {report.python} · {report.platform}", highlight=False)
+    for name, version in report.packages.items():
+        out.print(f"  {name:<14} {version or '[dim]not installed[/dim]'}", highlight=False)
+    cuda = report.cuda
+    devices = ", ".join(cuda.get("devices", [])) or cuda.get("reason", "")
+    out.print(f"  {'CUDA':<14} {'yes' if cuda['available'] else 'no'}: {devices}", highlight=False)
+    out.print(f"  {'vllm on PATH':<14} {report.vllm_executable or 'no'}", highlight=False)
+    for command, missing in report.missing_for().items():
+        out.print(f"[yellow]{command}[/yellow] needs {', '.join(missing)}", highlight=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

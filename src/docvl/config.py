@@ -45,16 +45,18 @@ class ModelConfig(Section):
         "tiny:qwen2_5_vl",
         description="A local HF checkpoint folder, a hub id, or tiny:<family> for a random tiny model built in code.",
     )
-    torch_dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    torch_dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="Weights dtype; auto: bfloat16 when train.bf16, else float32."
+    )
     attn_implementation: Literal["auto", "flash_attention_2", "sdpa", "eager"] = Field(
         "auto", description="auto: flash_attention_2 on GPU when installed, sdpa otherwise."
     )
     min_pixels: int = Field(28 * 28 * 16, description="Smallest image area the processor keeps (set via `size`).")
     max_pixels: int = Field(28 * 28 * 2100, description="Largest image area the processor keeps (set via `size`).")
-    tune_mm_vision: bool = False
-    tune_mm_mlp: bool = True
-    tune_mm_llm: bool = True
-    lora: LoraConfig | None = None
+    tune_mm_vision: bool = Field(False, description="Train the vision encoder (frozen in the Qwen recipe).")
+    tune_mm_mlp: bool = Field(True, description="Train the merger/projector between vision and language.")
+    tune_mm_llm: bool = Field(True, description="Train the language model.")
+    lora: LoraConfig | None = Field(None, description="Set to train LoRA adapters (peft) instead of full weights.")
 
 
 class DatasetSpec(Section):
@@ -68,8 +70,12 @@ class DatasetSpec(Section):
 class DataConfig(Section):
     """Where the pages are and how a page becomes a training sample."""
 
-    train: list[DatasetSpec] = Field(default_factory=list)
-    eval: list[DatasetSpec] = Field(default_factory=list)
+    train: list[DatasetSpec] = Field(
+        default_factory=list, description="Named page sets to train on: [{name, path, weight}]."
+    )
+    eval: list[DatasetSpec] = Field(
+        default_factory=list, description="Named page sets to evaluate on, each reported separately."
+    )
     max_length: int = Field(8192, gt=0, description="Samples longer than this are dropped and counted, never cut.")
     target_longest_image_dim: int = Field(1288, gt=0, description="Pages are rendered so their longest side is this.")
     max_page_inches: float = Field(
@@ -78,15 +84,17 @@ class DataConfig(Section):
     pipeline: list[str] | None = Field(
         None, description="Ordered sample-pipeline step names; None means the default pipeline."
     )
-    rotation_augmentation_p: float = Field(0.02, ge=0, le=1)
+    rotation_augmentation_p: float = Field(
+        0.02, ge=0, le=1, description="Chance a training page is turned and labelled with its correction."
+    )
     image_first: bool = Field(True, description="Put the page image before the prompt text in the user message.")
-    group_by_length: bool = False
+    group_by_length: bool = Field(False, description="Batch samples of similar length to waste less padding.")
 
 
 class PromptConfig(Section):
     """The prompt sent with every page, in training and inference alike (text lives in docvl.prompts)."""
 
-    name: Literal["docvl-v1"] = "docvl-v1"
+    name: Literal["docvl-v1"] = Field("docvl-v1", description="Which prompt text (see docvl.prompts).")
 
 
 class TrainConfig(Section):
@@ -125,21 +133,23 @@ class TrainConfig(Section):
 class EvalConfig(Section):
     """Held-out evaluation settings."""
 
-    max_new_tokens: int = 4096
-    worst_pages: int = 10
+    max_new_tokens: int = Field(4096, gt=0, description="Longest reply generated per page.")
+    worst_pages: int = Field(10, ge=0, description="How many worst pages (by edit distance) to list.")
 
 
 class ServeConfig(Section):
     """How `docvl serve` runs a checkpoint."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    backend: Literal["vllm", "transformers"] = "vllm"
-    vllm_executable: str = "vllm"
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    max_num_seqs: int = 256
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 to serve other machines).")
+    port: int = Field(8000, description="Port of the OpenAI-compatible API.")
+    backend: Literal["vllm", "transformers"] = Field(
+        "vllm", description="vllm on GPUs; transformers (our own small server) on CPU and in tests."
+    )
+    vllm_executable: str = Field("vllm", description="The `vllm` program of vLLM's own environment.")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vLLM --gpu-memory-utilization.")
+    tensor_parallel_size: int = Field(1, gt=0, description="vLLM --tensor-parallel-size.")
+    data_parallel_size: int = Field(1, gt=0, description="vLLM --data-parallel-size.")
+    max_num_seqs: int = Field(256, gt=0, description="vLLM --max-num-seqs: requests batched together.")
     max_model_len: int | None = Field(
         None, description="None: the longest image the config renders + prompt + convert.max_new_tokens."
     )
@@ -156,10 +166,13 @@ class ServeConfig(Section):
 class ConvertConfig(Section):
     """How `docvl convert` turns PDFs into Markdown."""
 
-    max_new_tokens: int = 8000
-    temperatures: list[float] = Field(default_factory=lambda: [0.1, 0.1, 0.2, 0.3, 0.5, 0.8])
-    request_timeout_s: float = 600.0
-    concurrency: int = 64
+    max_new_tokens: int = Field(8000, gt=0, description="Longest reply per page; a reply cut here is retried.")
+    temperatures: list[float] = Field(
+        default_factory=lambda: [0.1, 0.1, 0.2, 0.3, 0.5, 0.8],
+        description="One attempt per entry, in order; after the last, the text-layer fallback.",
+    )
+    request_timeout_s: float = Field(600.0, gt=0, description="Seconds one request may take.")
+    concurrency: int = Field(64, gt=0, description="Requests in flight at once.")
     max_page_errors: int = Field(0, ge=0, description="Failed pages a document may have and still count as done.")
     image_format: Literal["png", "jpeg"] = Field(
         "png", description="How pages travel to the model: png (lossless, as in training) or jpeg (q95, smaller)."
@@ -178,7 +191,7 @@ class ConvertConfig(Section):
 class DocvlConfig(Section):
     """The whole config. Each stage reads the sections it needs."""
 
-    version: int = SCHEMA_VERSION
+    version: int = Field(SCHEMA_VERSION, description="Config schema version; newer than this docvl is an error.")
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
