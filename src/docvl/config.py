@@ -131,10 +131,17 @@ class TrainConfig(Section):
 
 
 class EvalConfig(Section):
-    """Held-out evaluation settings."""
+    """Held-out evaluation settings (`docvl eval`, and the generation eval during training)."""
 
-    max_new_tokens: int = Field(4096, gt=0, description="Longest reply generated per page.")
+    max_new_tokens: int = Field(
+        4096, gt=0, description="Longest reply generated per page (replaces convert.max_new_tokens in eval)."
+    )
     worst_pages: int = Field(10, ge=0, description="How many worst pages (by edit distance) to list.")
+    bench_repeats: int = Field(1, gt=0, description="Generations per bench page; a test passes on most of them.")
+    generate_every_steps: int = Field(
+        0, ge=0, description="During training: a generation eval on a small sample every N steps (0: off)."
+    )
+    generate_samples: int = Field(4, gt=0, description="During training: pages per eval set the generation eval uses.")
 
 
 class ServeConfig(Section):
