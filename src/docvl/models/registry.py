@@ -30,7 +30,8 @@ class ModelFamily:
     model_class: str
     patch_size: int
     merge_size: int = 2
-    vision_prefix: str = "model.visual."
+    # The vision tower's module name; saved Qwen2.5-VL weights call it `visual.`, loaded ones `model.visual.`.
+    vision_module: str = "visual"
     # A vision-side parameter whose name contains one of these is part of the projector (tune_mm_mlp);
     # Qwen3-VL's deepstack mergers are projectors too.
     merger_markers: tuple[str, ...] = ("merger",)
@@ -176,7 +177,7 @@ def load_model(checkpoint: Path | str, model: ModelConfig, *, bf16: bool = False
 
 def param_group(name: str, family: ModelFamily) -> str:
     """`vision`, `mlp` (the merger/projector) or `llm` for a parameter name of a model of `family`."""
-    if family.vision_prefix in name:
+    if name.startswith(f"{family.vision_module}.") or f".{family.vision_module}." in name:
         return "mlp" if any(marker in name for marker in family.merger_markers) else "vision"
     return "llm"
 

@@ -91,8 +91,7 @@ def _apply_lora(model: Any, config: DocvlConfig, family: registry.ModelFamily) -
     from peft import LoraConfig, get_peft_model
 
     lora = config.model.lora
-    prefix = family.vision_prefix.rstrip(".").replace(".", r"\.")
-    target = rf"^(?!{prefix}).*\.({'|'.join(lora.target_modules)})$"
+    target = rf"^(?!(.*\.)?{family.vision_module}\.).*\.({'|'.join(lora.target_modules)})$"
     return get_peft_model(
         model, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=target)
     )

@@ -14,6 +14,7 @@ weights exactly as they were.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,11 +28,30 @@ from docvl.train.collator import SKIPPED_KEY
 class DocvlTrainer(Trainer):
     """Trainer with None-batch handling, skipped-sample counts and optional length-grouped sampling."""
 
+    _real_micro_batches: int | None = None
+    _accumulation_steps: int = 1
+
     def __init__(self, *args: Any, train_lengths: list[int] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.train_lengths = train_lengths
         self.skipped = {"train": 0, "eval": 0}
         self._last_batch: dict[str, Any] | None = None
+
+    # --- resume ---------------------------------------------------------------------------------------------
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
+        """Load checkpoint weights through `from_pretrained`, which maps saved key names to module names.
+
+        transformers 5.23 loads them with a raw `load_state_dict(strict=False)`, and Qwen2.5-VL saves legacy
+        names (`visual.*`, `model.layers.*`): every weight went missing with only a warning, and the resumed run
+        kept training the base model. (DeepSpeed resumes through its own engine state and is unaffected.)
+        """
+        target = model if model is not None else self.model
+        if hasattr(target, "peft_config") or not (Path(resume_from_checkpoint) / "config.json").is_file():
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        dtype = next(target.parameters()).dtype
+        loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=dtype)
+        target.load_state_dict(loaded.state_dict(), strict=True)
+        return None
 
     # --- sampling -----------------------------------------------------------------------------------------
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
@@ -43,6 +63,23 @@ class DocvlTrainer(Trainer):
     # --- the None-batch paths -----------------------------------------------------------------------------
     def floating_point_ops(self, inputs: dict[str, Any] | None) -> int:
         return 0 if inputs is None else super().floating_point_ops(inputs)
+
+    def get_batch_samples(self, epoch_iterator: Any, num_batches: int, device: torch.device) -> tuple[list, Any]:
+        batch_samples, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)
+        self._real_micro_batches = sum(batch is not None for batch in batch_samples)
+        return batch_samples, num_items_in_batch
+
+    @property
+    def current_gradient_accumulation_steps(self) -> int:
+        """The loss divisor of models that do not take `num_items_in_batch` (Qwen2.5-VL): the real micro-batches
+        of this step, so an empty micro-batch neither adds to the mean loss nor dilutes it."""
+        if self._real_micro_batches is None:
+            return self._accumulation_steps
+        return max(1, self._real_micro_batches)
+
+    @current_gradient_accumulation_steps.setter
+    def current_gradient_accumulation_steps(self, value: int) -> None:
+        self._accumulation_steps = value
 
     def _get_num_items_in_batch(self, batch_samples: list, device: torch.device) -> torch.Tensor | int | None:
         real = [batch for batch in batch_samples if batch is not None]

@@ -1,0 +1,258 @@
+"""Training end to end on tiny models and real rendered pages: loss, resume, None batches, freezing, ZeRO-2,
+checkpoints, LoRA export, and the bad inputs that must fail before any model is loaded."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from docvl.config import DocvlConfig, find_saved_config, load_config
+from docvl.models import registry
+from docvl.pdf import PdfFile
+from docvl.train.run import TrainResult, train
+
+FRONT = (
+    "---\nprimary_language: en\nis_rotation_valid: True\nrotation_correction: 0\nis_table: False\n"
+    "is_diagram: False\n---\n"
+)
+PDFS = ("edgar.pdf", "olmo-page-1.pdf", "dolma-page-1.pdf", "some_ocr1.pdf")
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
+    """Four real one-page PDFs, each labelled with the first words of its own text layer."""
+    root = tmp_path_factory.mktemp("pages")
+    for name in PDFS:
+        with PdfFile(fixtures_dir / "pdfs" / name) as pdf:
+            (root / name).write_bytes(pdf.page_pdf_bytes(0))
+            words = re.sub(r"[^A-Za-z0-9 .,]", " ", pdf.text(0)).split()[:12]
+        (root / name).with_suffix(".md").write_text(FRONT + " ".join(words), encoding="utf-8")
+    return root
+
+
+def config_for(data: Path, out: Path, *extra: str, family: str = "qwen2_5_vl") -> DocvlConfig:
+    return load_config(
+        None,
+        [
+            f"model.name_or_path=tiny:{family}",
+            f"data.train=[{{name: pages, path: '{data}'}}]",
+            "data.target_longest_image_dim=112",
+            "data.rotation_augmentation_p=0.0",
+            f"train.output_dir={out}",
+            "train.use_cpu=true",
+            "train.report_to=[]",
+            "train.logging_steps=1",
+            "train.learning_rate=2e-3",
+            "train.warmup_ratio=0.0",
+            "train.save_strategy='no'",
+            "train.eval_strategy='no'",
+            *extra,
+        ],
+    )
+
+
+def with_bad_pages(pages: Path, root: Path, count: int) -> Path:
+    """A copy of `pages` plus `count` pages whose Markdown has no front matter (rejected by the pipeline)."""
+    target = root / f"mixed{count}"
+    shutil.copytree(pages, target)
+    for index in range(count):
+        shutil.copy(pages / PDFS[0], target / f"bad{index}.pdf")
+        (target / f"bad{index}.md").write_text("no front matter here", encoding="utf-8")
+    return target
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
+def test_loss_goes_down_and_frozen_groups_stay(tmp_path: Path, pages: Path, tiny_checkpoints, family: str) -> None:
+    config = config_for(
+        pages,
+        tmp_path,
+        "train.max_steps=30",
+        "train.per_device_train_batch_size=2",
+        "train.save_strategy=steps",
+        "train.save_steps=30",
+        family=family,
+    )
+    result = train(config)
+    losses = [loss for _, loss in result.losses]
+    assert len(losses) == 30 and mean(losses[-5:]) < 0.7 * mean(losses[:5])
+
+    base = load_file(tiny_checkpoints[family] / "model.safetensors")
+    trained = load_file(result.final_dir / "model.safetensors")
+    fam = registry.family_of(tiny_checkpoints[family])
+    changed = {"vision": [], "mlp": [], "llm": []}
+    for name, tensor in base.items():
+        changed[registry.param_group(name, fam)].append(not torch.equal(tensor, trained[name]))
+    assert changed["vision"] and not any(changed["vision"])
+    assert all(changed["mlp"]) and any(changed["llm"])
+
+    # The checkpoint reloads with from_pretrained alone and generates; it carries the run's config and size.
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from docvl.models.messages import encode_prompt
+    from docvl.prompts import build_prompt
+
+    checkpoint = tmp_path / "checkpoint-30"
+    saved = find_saved_config(checkpoint)
+    assert saved is not None and saved.data.target_longest_image_dim == 112
+    model = AutoModelForImageTextToText.from_pretrained(checkpoint)
+    processor = AutoProcessor.from_pretrained(checkpoint)
+    assert processor.image_processor.size["longest_edge"] == config.model.max_pixels
+    with PdfFile(pages / PDFS[0]) as pdf:
+        image = pdf.render(0, saved.data.target_longest_image_dim)
+    inputs = encode_prompt(processor, image, build_prompt(saved.prompt), image_first=saved.data.image_first)
+    out = model.generate(**inputs, max_new_tokens=4, do_sample=False)
+    assert out.shape[1] > inputs["input_ids"].shape[1]
+    exported = json.loads((result.final_dir / "config.json").read_text())
+    assert exported["architectures"] == [fam.vllm_architecture]
+
+
+def test_resume_matches_straight_run(tmp_path: Path, pages: Path, tiny_checkpoints) -> None:
+    extra = ("train.max_steps=6", "train.save_strategy=steps", "train.save_steps=3", "data.rotation_augmentation_p=0.5")
+    straight = train(config_for(pages, tmp_path / "a", *extra))
+    (tmp_path / "b").mkdir()
+    shutil.copytree(tmp_path / "a" / "checkpoint-3", tmp_path / "b" / "checkpoint-3")
+    resumed = train(config_for(pages, tmp_path / "b", *extra), resume="auto")
+    assert resumed.global_step == 6
+    assert [item for item in resumed.losses if item[0] > 3] == [item for item in straight.losses if item[0] > 3]
+    a = load_file(tmp_path / "a" / "checkpoint-6" / "model.safetensors")
+    b = load_file(tmp_path / "b" / "checkpoint-6" / "model.safetensors")
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_all_rejected_batches_under_grad_accumulation(tmp_path: Path, pages: Path, tiny_checkpoints) -> None:
+    data = with_bad_pages(pages, tmp_path, 4)  # 4 good + 4 bad pages, batch 1: some accumulation steps are all bad
+    config = config_for(
+        data,
+        tmp_path / "out",
+        "train.num_train_epochs=1",
+        "train.gradient_accumulation_steps=2",
+        f"data.eval=[{{name: held, path: '{data}'}}]",
+        "train.eval_strategy=steps",
+        "train.eval_steps=2",
+    )
+    result = train(config)
+    assert result.global_step == 4
+    assert result.skipped_samples == 4 and result.rejected == {"parse_front_matter": 4}
+    assert result.eval_metrics["eval_skipped_samples"] == 4 and result.eval_metrics["eval_held_loss"] > 0
+
+
+def test_trainer_none_paths(tmp_path: Path, tiny_checkpoints) -> None:
+    from transformers import TrainingArguments
+
+    from docvl.train.trainer import DocvlTrainer
+
+    model = registry.load_model(tiny_checkpoints["qwen2_5_vl"], load_config().model)
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
+    trainer = DocvlTrainer(model=model, args=args)
+    labels = torch.tensor([[-100, 5, 6, -100]])
+    assert trainer.floating_point_ops(None) == 0
+    trainer.model_accepts_loss_kwargs = True  # as for models that take num_items_in_batch (Qwen2.5-VL does not)
+    assert trainer._get_num_items_in_batch([None], torch.device("cpu")) is None
+    assert int(trainer._get_num_items_in_batch([None, {"labels": labels}], torch.device("cpu"))) == 2
+    loss, logits, _ = trainer.prediction_step(model, None, prediction_loss_only=True)
+    assert torch.isnan(loss) and loss.device == trainer.args.device and logits is None
+    assert trainer.training_step(model, None).item() == 0.0 and trainer.skipped == {"train": 8, "eval": 8}
+
+
+def test_lora_export_is_merged(tmp_path: Path, pages: Path, tiny_checkpoints) -> None:
+    config = config_for(pages, tmp_path, "train.max_steps=2", "model.lora={r: 4, alpha: 8}")
+    result = train(config)
+    weights = load_file(result.final_dir / "model.safetensors")
+    assert not any("lora" in name for name in weights)
+    base = load_file(tiny_checkpoints["qwen2_5_vl"] / "model.safetensors")
+    assert set(weights) == set(base)
+    llm = next(name for name in base if name.endswith("layers.0.self_attn.q_proj.weight"))
+    vision = next(name for name in base if name.endswith("visual.blocks.0.mlp.gate_proj.weight"))
+    assert not torch.equal(weights[llm], base[llm]) and torch.equal(weights[vision], base[vision])
+
+
+@pytest.mark.slow
+def test_zero2_two_cpu_processes(tmp_path: Path, pages: Path, tiny_checkpoints, repo_dir: Path) -> None:
+    data = with_bad_pages(pages, tmp_path, 1)
+    command = [
+        sys.executable, "-m", "docvl.cli", "train", str(repo_dir / "configs" / "tiny-cpu.yaml"),
+        f"data.train=[{{name: pages, path: '{data}'}}]", "data.eval=[]", "data.target_longest_image_dim=112",
+        f"train.output_dir={tmp_path / 'out'}", "train.max_steps=3", "train.save_steps=3", "train.report_to=[]",
+        f"train.deepspeed={repo_dir / 'configs' / 'deepspeed' / 'zero2.json'}", "--gpus", "2",
+    ]  # fmt: skip
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    shards = sorted((tmp_path / "out" / "checkpoint-3" / "global_step3").glob("*optim_states.pt"))
+    assert len(shards) == 2
+    states = [torch.load(s, weights_only=False)["optimizer_state_dict"] for s in shards]
+    sizes = [sum(t.numel() for t in s["single_partition_of_fp32_groups"]) for s in states]
+    model = registry.load_model(tiny_checkpoints["qwen2_5_vl"], load_config().model)
+    trainable = sum(
+        registry.apply_freeze(model, registry.family_of(tiny_checkpoints["qwen2_5_vl"]), load_config().model).values()
+    )
+    assert all(s["partition_count"] == [2, 2] for s in states)
+    assert sizes[0] == sizes[1] and trainable <= sum(sizes) < trainable + 64
+    assert (tmp_path / "out" / "final" / "docvl.yaml").is_file()
+
+
+def cli(*args: str) -> tuple[int, str]:
+    from docvl.cli import app
+
+    result = CliRunner().invoke(app, ["train", *args])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def no_model_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model was loaded before the inputs were checked")
+
+    monkeypatch.setattr(registry, "load_model", refuse)
+    monkeypatch.setattr(registry, "load_processor", refuse)
+
+
+def test_bad_inputs_fail_before_loading(
+    tmp_path: Path, pages: Path, repo_dir: Path, tiny_checkpoints, no_model_loading
+) -> None:
+    tiny = str(repo_dir / "configs" / "tiny-cpu.yaml")
+    good = f"data.train=[{{name: pages, path: '{pages}'}}]"
+    no_config = tmp_path / "noconfig"
+    no_config.mkdir()
+    odd = tmp_path / "odd"
+    shutil.copytree(tiny_checkpoints["qwen2_5_vl"], odd)
+    (odd / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    bad_json = tmp_path / "ds.json"
+    bad_json.write_text("{ not json")
+    cases = {
+        "does not exist": [f"data.train=[{{name: gone, path: '{tmp_path / 'gone'}'}}]"],
+        "no config.json": [good, f"model.name_or_path={no_config}"],
+        "unsupported model_type 'bert'": [good, f"model.name_or_path={odd}"],
+        "does not parse as JSON": [good, f"train.deepspeed={bad_json}"],
+        "--gpus 4 but this machine has 0 GPU": [good, "train.use_cpu=false", "--gpus", "4"],
+        "not a checkpoint to resume": [good, "--resume", str(tmp_path)],
+    }
+    for message, args in cases.items():
+        code, output = cli(tiny, *args)
+        assert code == 2 and message in output, (message, output)
+        assert len(output.strip().splitlines()) <= 2, output
+
+
+def test_broken_pairs_train_on_the_good_ones(tmp_path: Path, pages: Path, tiny_checkpoints) -> None:
+    data = tmp_path / "broken"
+    shutil.copytree(pages, data)
+    (data / PDFS[1]).unlink()
+    result = train(config_for(data, tmp_path / "out", "train.max_steps=1"))
+    assert isinstance(result, TrainResult) and result.global_step == 1
+    assert result.broken_pairs == [(str((data / PDFS[1]).with_suffix(".md")), "PDF missing")]
