@@ -420,6 +420,69 @@ def train(
         )
 
 
+@app.command(
+    "eval",
+    epilog=(
+        "Examples: `docvl eval --bench examples/bench --outputs examples/bench/docvl_example`  ·  "
+        "`docvl eval checkpoint-500 final --config configs/tiny-cpu.yaml --report eval.json`  ·  "
+        "`docvl eval CKPT --sets heldout=runs/pages --bench olmOCR-bench/bench_data --json`"
+    ),
+)
+@_stage
+def evaluate(
+    checkpoints: Annotated[
+        list[str] | None, typer.Argument(help="Checkpoint folders, or names in the config's train.output_dir.")
+    ] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    sets: Annotated[
+        list[str] | None, typer.Option("--sets", help="NAME=DIR held-out page set (default: data.eval).")
+    ] = None,
+    bench: Annotated[Path | None, typer.Option(help="An olmOCR-bench directory (*.jsonl + pdfs/).")] = None,
+    outputs: Annotated[
+        Path | None, typer.Option(help="Score Markdown already written for --bench (<pdf>_pg<N>_repeat<K>.md).")
+    ] = None,
+    server: Annotated[str | None, typer.Option(help="Generate with this OpenAI-compatible API instead.")] = None,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Keep generated Markdown here (default: a temporary folder).")
+    ] = None,
+    json_: JsonOption = False,
+    report: Annotated[Path | None, typer.Option(help="Also write the JSON report to this file.")] = None,
+) -> None:
+    """Evaluate checkpoints: loss and edit distance on held-out pages, olmOCR-bench unit tests."""
+    from docvl.eval.report import render_table, worst_lines
+    from docvl.eval.run import EvalOptions, run_eval
+    from docvl.io import atomic_write_text
+
+    err = console.err()
+    options = EvalOptions(config, set_ or [], sets or [], bench, outputs, server, None, work_dir)
+    result = run_eval(
+        checkpoints or [],
+        options,
+        report=lambda line: err.print(f"[yellow]problem[/yellow] {line}", highlight=False),
+        progress=_eval_progress,
+    )
+    if report:
+        atomic_write_text(report, result.to_json() + "\n")
+    if json_:
+        _print_json(result.to_dict())
+    elif not console.is_quiet():
+        out = console.out()
+        out.print(render_table(result.runs))
+        for line in (line for run in result.runs for line in worst_lines(run)):
+            out.print(line, highlight=False, markup=False)
+        out.print(f"evaluated {len(result.runs)} run(s); {len(result.problems)} problem(s)", highlight=False)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+@contextlib.contextmanager
+def _eval_progress(description: str, total: int) -> Any:
+    """on_page(pages, fallbacks) for convert, advancing a bar of the set's pages."""
+    with console.progress_bar(description, total) as (advance, _):
+        yield lambda pages, fallbacks: advance(pages)
+
+
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the typed config.")
 app.add_typer(config_app, name="config")
 
