@@ -32,6 +32,8 @@ def test_override_parsing() -> None:
     assert parse_override("a.b=1e-5") == (["a", "b"], 1e-5)
     assert parse_override("a=[1, 2]") == (["a"], [1, 2])
     assert parse_override("a=null") == (["a"], None)
+    assert parse_override("train.eval_strategy=no") == (["train", "eval_strategy"], "no")
+    assert parse_override("x=true") == (["x"], True)
     with pytest.raises(ConfigError, match="not key=value"):
         parse_override("novalue")
 

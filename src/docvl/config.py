@@ -19,6 +19,7 @@ from docvl.errors import ConfigError
 
 CONFIG_FILENAME = "docvl.yaml"
 SCHEMA_VERSION = 1
+_YAML11_BOOL_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
 
 class Section(BaseModel):
@@ -251,6 +252,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    if raw.strip().lower() in _YAML11_BOOL_WORDS:  # `eval_strategy=no` means the string, not False
+        value = raw.strip()
     # YAML 1.1 reads 1e-5 as a string; a number is what every such key wants.
     if isinstance(value, str):
         try:
