@@ -194,8 +194,11 @@ def read_reference(pair: Pair) -> Page:
 
 
 def eval_generation_config(config: DocvlConfig) -> DocvlConfig:
-    """The config eval generates with: convert's settings, with `eval.max_new_tokens` as the reply limit."""
-    convert = config.convert.model_copy(update={"max_new_tokens": config.eval.max_new_tokens})
+    """The config eval generates with: convert's settings, with `eval.max_new_tokens` as the reply limit and no
+    error budget (fallback pages are counted by the metrics, not reported as failed documents)."""
+    convert = config.convert.model_copy(
+        update={"max_new_tokens": config.eval.max_new_tokens, "max_page_errors": 2**31}
+    )
     return config.model_copy(update={"convert": convert})
 
 
@@ -250,7 +253,7 @@ def teacher_forced_losses(
     train = config.train.model_copy(
         update={"output_dir": str(work_dir / "trainer"), "report_to": [], "deepspeed": None}
     )
-    args = training_arguments(config.model_copy(update={"train": train}), None, has_eval=True)
+    args = training_arguments(config.model_copy(update={"train": train}), None, has_eval=False)
     processor = registry.load_processor(checkpoint, config.model)
     model = registry.load_model(checkpoint, config.model, bf16=config.train.bf16)
     trainer = DocvlTrainer(

@@ -7,6 +7,7 @@ side by side get the best value per row marked.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from docvl.eval.heldout import FIELDS, FLAGS
@@ -61,14 +62,17 @@ def _format(label: str, value: float | None, run: dict[str, Any]) -> str:
 
 
 def render_table(runs: list[dict[str, Any]]) -> Any:
-    """A rich table: one row per metric, one column per run; with several runs the best value is marked *."""
+    """A rich table: one row per metric, one column per run (headed by its folder name when those are unique);
+    with several runs the best value of each row is marked *."""
     from rich.table import Table
 
     best = best_by_row(runs) if len(runs) > 1 else {}
     table = Table(title="docvl eval" + (" (* best)" if best else ""))
     table.add_column("metric")
-    for run in runs:
-        table.add_column(run["name"], justify="right")
+    short = [Path(run["name"]).name or run["name"] for run in runs]
+    unique = len(set(short)) == len(short)
+    for run, name in zip(runs, short, strict=True):
+        table.add_column(name if unique else run["name"], justify="right", overflow="fold")
     labels: dict[str, None] = {}
     cells: dict[tuple[str, str], str] = {}
     for run in runs:

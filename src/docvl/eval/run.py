@@ -9,7 +9,8 @@ What is evaluated:
   otherwise each checkpoint runs with `serve.backend` (vLLM, or transformers in this process).
 * `--bench DIR --outputs DIR`: score Markdown another tool wrote; no model.
 
-Per checkpoint: the loss and generation metrics of every held-out set (`docvl.eval.heldout`), then the bench:
+Per checkpoint: the loss and generation metrics of every held-out set (`docvl.eval.heldout`: `--sets`, or
+without `--sets` and `--bench` the config's `data.eval`), then the bench:
 its pages generated `eval.bench_repeats` times through convert into `<work dir>/bench/<pdf stem>_pg<page>_
 repeat<k>.md` (the text convert delivers, text-layer fallback included) and scored by `score_bench`.
 
@@ -156,7 +157,7 @@ def evaluate_checkpoint(
     """Loss and generation metrics per held-out set, and the bench, for one checkpoint (or server)."""
     from docvl.infer.engines import open_engine
 
-    sets, problems = eval_sets(config, options.sets)
+    sets, problems = eval_sets(config, options.sets) if options.sets or not options.bench else ([], [])
     for line in problems:
         report(line)
     if not sets and not options.bench:
