@@ -169,7 +169,7 @@ class OpenAIEngine(Engine):
             self._local.conn = None
 
     def _on_unreachable(self) -> bool:
-        """Hook for engines that own the server: True when it was brought back and the request should retry."""
+        """Hook for engines that own the server: True when it was dead and has been started again."""
         return False
 
     def _request(self, method: str, path: str, body: bytes | None, timeout: float) -> tuple[int, bytes]:
@@ -192,6 +192,7 @@ class OpenAIEngine(Engine):
                 self._drop_connection()
                 refused += 1
                 if self._on_unreachable():
+                    refused = 0
                     continue
                 if refused > self.connect_retries:
                     raise EngineUnavailableError(
@@ -333,10 +334,8 @@ class VllmEngine(OpenAIEngine):
 
     def _on_unreachable(self) -> bool:
         with self._restart_lock:
-            if self.server.alive():
-                return True
-            if self.restarts_left <= 0:
-                return False
+            if self.server.alive() or self.restarts_left <= 0:
+                return False  # alive but refusing: the usual retries with backoff decide
             self.restarts_left -= 1
             self.server.start()
             return True
