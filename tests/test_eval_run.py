@@ -196,3 +196,20 @@ def test_score_page_rules() -> None:
                            "fallback": True}  # fmt: skip
     empty = score_page(REFERENCE, {**reply, "text": "", "rotation": 0, "reasons": ["ok"]})
     assert empty.flags["empty"] and empty.front_matter["rotation_valid"] and empty.edit_distance == 1.0
+
+
+def test_server_generation_scores_front_matter_without_loss(run_dir: Path) -> None:
+    from docvl.infer.fakes import FakeOpenAIServer
+
+    with FakeOpenAIServer() as fake:  # every reply: valid front matter (en, no table), "# A page\n\nSome text."
+        code, stdout, stderr = invoke("eval", "--server", fake.base_url, "--sets", f"p={run_dir / 'pages'}",
+                                      "--set", "convert.render_workers=1", "--set", "data.target_longest_image_dim=112",
+                                      "--json")  # fmt: skip
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    pages = report["sets"]["p"]
+    assert report["checkpoint"] is None and pages["loss"] is None and pages["pages"] == 3
+    assert pages["rates"]["fallback"] == 0.0 and pages["rates"]["empty"] == 0.0
+    assert pages["front_matter"]["language"] == pytest.approx(1.0)
+    assert pages["front_matter"]["table"] == pytest.approx(1 / 3)  # edgar and untable are labelled is_table
+    assert 0.0 < pages["edit_distance"] < 1.0
