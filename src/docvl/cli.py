@@ -440,7 +440,7 @@ def evaluate(
     ] = None,
     bench: Annotated[Path | None, typer.Option(help="An olmOCR-bench directory (*.jsonl + pdfs/).")] = None,
     outputs: Annotated[
-        Path | None, typer.Option(help="Score Markdown already written for --bench (<pdf>_pg<N>_repeat<K>.md).")
+        Path | None, typer.Option(help="Score Markdown already written for --bench (STEM_pgN_repeatK.md).")
     ] = None,
     server: Annotated[str | None, typer.Option(help="Generate with this OpenAI-compatible API instead.")] = None,
     work_dir: Annotated[
