@@ -74,3 +74,18 @@ def test_lenient_mode_for_model_output() -> None:
 def test_serialize_then_parse_is_identity() -> None:
     page = Page(FrontMatter(None, False, 270, True, True), "| not | a table |\n---\nmore")
     assert parse_page(serialize_page(page)) == page
+
+
+def test_rotation_correction_undoes_the_turn() -> None:
+    from PIL import Image
+
+    from docvl.page import rotate_image
+
+    image = Image.new("L", (4, 2))
+    image.putpixel((0, 0), 255)  # a marker in the top-left corner of an upright page
+    for turn in (90, 180, 270):
+        turned = rotate_image(image, turn)
+        correction = (360 - turn) % 360  # what training labels a page it turned by `turn`
+        assert list(rotate_image(turned, correction).getdata()) == list(image.getdata())
+    assert rotate_image(image, 90).size == (2, 4)
+    assert rotate_image(image, 90).getpixel((0, 3)) == 255  # counter-clockwise: top-left goes to bottom-left

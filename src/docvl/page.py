@@ -23,8 +23,12 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from docvl.errors import PageFormatError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 SCHEMA_VERSION = 1
 VALID_ROTATIONS = (0, 90, 180, 270)
@@ -82,9 +86,7 @@ def _parse_value(name: str, raw: str) -> object:
         except ValueError:
             raise PageFormatError(f"front matter: 'rotation_correction' must be an integer (got {raw!r})") from None
         if number not in VALID_ROTATIONS:
-            raise PageFormatError(
-                f"front matter: 'rotation_correction' must be one of 0, 90, 180, 270 (got {number})"
-            )
+            raise PageFormatError(f"front matter: 'rotation_correction' must be one of 0, 90, 180, 270 (got {number})")
         return number
     return _parse_bool(name, raw)
 
@@ -160,3 +162,13 @@ def serialize_page(page: Page) -> str:
     """The canonical text of a page: front matter, then the body on the next line (nothing for a blank)."""
     head = serialize_front_matter(page.front_matter)
     return f"{head}\n{page.text}" if page.text else head
+
+
+def rotate_image(image: Image.Image, degrees: int) -> Image.Image:
+    """Turn a page image counter-clockwise by `degrees` (0/90/180/270), the convention of `rotation_correction`
+    (olmOCR's): applying a page's correction to its image makes it upright. Training's rotation augmentation and
+    inference's re-ask on rotated pages both use this one function."""
+    from PIL import Image
+
+    steps = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+    return image.transpose(steps[degrees % 360]) if degrees % 360 else image

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from docvl.config import DocvlConfig
 from docvl.errors import ConfigError, DocvlError
-from docvl.page import Page, parse_page, serialize_page
+from docvl.page import Page, parse_page, rotate_image, serialize_page
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -185,18 +185,11 @@ class RotationAugment(Step):
     needs = ("image", "page")
 
     def __call__(self, sample: Sample) -> Sample | None:
-        from PIL import Image as PILImage
-
         rng = random.Random(f"{self.config.train.seed}/{sample.id}")
         if rng.random() >= self.config.data.rotation_augmentation_p:
             return sample
         turn = rng.choice((90, 180, 270))
-        transpose = {
-            90: PILImage.Transpose.ROTATE_90,
-            180: PILImage.Transpose.ROTATE_180,
-            270: PILImage.Transpose.ROTATE_270,
-        }[turn]
-        sample.image = sample.image.transpose(transpose)
+        sample.image = rotate_image(sample.image, turn)
         fm = replace(sample.page.front_matter, is_rotation_valid=False, rotation_correction=(360 - turn) % 360)
         sample.page = replace(sample.page, front_matter=fm)
         sample.notes["rotated"] = turn

@@ -171,7 +171,8 @@ class RenderedPage:
 def _render_image_file(path: str, settings: RenderSettings, rotation: int) -> RenderedPage:
     from PIL import Image
 
-    from docvl.infer.encode import rotate_image, to_data_url
+    from docvl.infer.encode import to_data_url
+    from docvl.page import rotate_image
 
     try:
         with Image.open(path) as source:
@@ -198,7 +199,8 @@ def render_pages(
     A page that fails to render carries its error (it becomes a fallback page); a document that fails to
     open raises its PdfError.
     """
-    from docvl.infer.encode import rotate_image, to_data_url
+    from docvl.infer.encode import to_data_url
+    from docvl.page import rotate_image
     from docvl.pdf import PdfFile, parse_page_spec
 
     if doc.kind == "image":

@@ -56,15 +56,3 @@ def decode_data_url(url: str) -> Image.Image:
         return Image.open(io.BytesIO(base64.b64decode(payload, validate=True))).convert("RGB")
     except (binascii.Error, UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"image_url does not decode to an image ({exc})") from None
-
-
-def rotate_image(image: Image.Image, degrees: int) -> Image.Image:
-    """Apply a `rotation_correction` (0/90/180/270, counter-clockwise as in olmOCR) to a page image."""
-    from PIL import Image
-
-    steps = {
-        90: Image.Transpose.ROTATE_90,
-        180: Image.Transpose.ROTATE_180,
-        270: Image.Transpose.ROTATE_270,
-    }
-    return image.transpose(steps[degrees % 360]) if degrees % 360 else image
