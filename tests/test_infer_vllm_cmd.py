@@ -71,3 +71,11 @@ def test_vllm_that_fails_to_start_shows_its_log(tiny_checkpoints: dict[str, Path
     config = load_config(None, [f"serve.vllm_executable={fake_vllm}", "serve.startup_timeout_s=20"])
     with pytest.raises(EngineError, match="exited with code 3(.|\n)*CUDA out of memory"):
         VllmEngine(tiny_checkpoints["qwen2_5_vl"], config, port=1, log_path=tmp_path / "vllm.log")
+
+
+def test_auto_backend_is_transformers_without_a_gpu() -> None:
+    from docvl.config import ServeConfig
+    from docvl.infer.engines import resolve_backend
+
+    assert resolve_backend(ServeConfig()) == "transformers"  # no CUDA device on this machine kind
+    assert resolve_backend(ServeConfig(backend="vllm")) == "vllm"

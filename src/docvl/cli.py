@@ -249,7 +249,9 @@ def serve(
     extra: Annotated[list[str] | None, typer.Argument(help="After `--`: extra arguments for `vllm serve`.")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default serve.port).")] = None,
     host: Annotated[str | None, typer.Option(help="Host (default serve.host, 127.0.0.1).")] = None,
-    backend: Annotated[str | None, typer.Option(help="vllm | transformers (default serve.backend).")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="auto | vllm | transformers (default serve.backend: auto).")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the vLLM command and exit.")] = False,
     config: ConfigOption = None,
     set_: SetOption = None,
@@ -257,10 +259,13 @@ def serve(
     """Serve a checkpoint over an OpenAI-compatible API (vLLM, or our transformers server for CPU)."""
     import shlex
 
+    from docvl.infer.engines import resolve_backend
+
     cfg = _load_config_for_run(checkpoint, config, set_, backend)
     host, port = host or cfg.serve.host, port if port is not None else cfg.serve.port
-    if cfg.serve.backend == "transformers":
-        if dry_run or extra:
+    wants_vllm = dry_run or bool(extra)  # both only make sense for vLLM, whatever this machine has
+    if cfg.serve.backend == "transformers" or (not wants_vllm and resolve_backend(cfg.serve) == "transformers"):
+        if wants_vllm:
             raise typer.BadParameter("--dry-run and extra vLLM arguments need --backend vllm")
         from docvl.infer.server import serve_transformers
 

@@ -150,8 +150,10 @@ class ServeConfig(Section):
 
     host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 to serve other machines).")
     port: int = Field(8000, description="Port of the OpenAI-compatible API.")
-    backend: Literal["vllm", "transformers"] = Field(
-        "vllm", description="vllm on GPUs; transformers (our own small server) on CPU and in tests."
+    backend: Literal["auto", "vllm", "transformers"] = Field(
+        "auto",
+        description="vllm (GPUs) or transformers (our own small server: CPU, tests); "
+        "auto: vllm when a CUDA GPU and serve.vllm_executable are present, else transformers.",
     )
     vllm_executable: str = Field("vllm", description="The `vllm` program of vLLM's own environment.")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vLLM --gpu-memory-utilization.")

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from docvl.errors import DocvlError
 
 if TYPE_CHECKING:
-    from docvl.config import DocvlConfig
+    from docvl.config import DocvlConfig, ServeConfig
 
 API_KEY_ENV = ("DOCVL_API_KEY", "OPENAI_API_KEY")
 _DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine)
@@ -415,6 +415,17 @@ def page_request(
     )
 
 
+def resolve_backend(serve: ServeConfig) -> str:
+    """`serve.backend`, with `auto` decided by the machine: vLLM needs a CUDA GPU and its own executable."""
+    if serve.backend != "auto":
+        return serve.backend
+    import shutil
+
+    import torch
+
+    return "vllm" if torch.cuda.is_available() and shutil.which(serve.vllm_executable) else "transformers"
+
+
 def open_engine(
     config: DocvlConfig,
     *,
@@ -442,7 +453,7 @@ def open_engine(
         return engine
     if model is None:
         raise EngineError("give a server URL or a model checkpoint")
-    if config.serve.backend == "transformers":
+    if resolve_backend(config.serve) == "transformers":
         return TransformersEngine(model, config)
     from docvl.models.registry import resolve_checkpoint
 
