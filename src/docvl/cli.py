@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -69,7 +69,8 @@ def _stage(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with console.results_only():
+                return func(*args, **kwargs)
         except DocvlError as exc:
             if console.verbosity():
                 console.err().print_exception()
@@ -101,7 +102,7 @@ def _load_config(path: Path | None, overrides: list[str] | None, fallback_dir: P
 
 
 def _print_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    console.results_stream().write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 @app.command(
@@ -488,6 +489,46 @@ def _eval_progress(description: str, total: int) -> Any:
         yield lambda pages, fallbacks: advance(pages)
 
 
+@app.command(epilog="Example: `docvl quickstart --workdir runs/quickstart`")
+@_stage
+def quickstart(
+    workdir: Annotated[Path, typer.Option(help="Where every stage writes; a re-run reuses it.")] = Path(
+        "runs/quickstart"
+    ),
+    steps: Annotated[int, typer.Option(help="Training steps of the tiny model.")] = 30,
+    json_: JsonOption = False,
+) -> None:
+    """The whole loop on the bundled samples and a tiny model, on CPU: prepare, validate, train, eval, serve,
+    convert, each as the real command."""
+    from rich.table import Table
+
+    from docvl.quickstart import run_quickstart
+
+    err = console.err()
+    started = time.perf_counter()
+    results = run_quickstart(workdir, steps, progress=lambda stage: err.print(f"[bold]>[/bold] {stage}"))
+    total = time.perf_counter() - started
+    if json_:
+        _print_json(
+            {
+                "workdir": str(workdir),
+                "seconds": round(total, 1),
+                "stages": [{"name": r.name, "seconds": round(r.seconds, 1), "summary": r.summary} for r in results],
+            }
+        )
+        return
+    table = Table(title=f"docvl quickstart in {workdir} ({total:.0f} s)")
+    for column in ("stage", "seconds", "what it did"):
+        table.add_column(column)
+    for result in results:
+        table.add_row(result.name, "reused" if result.reused else f"{result.seconds:.1f}", result.summary)
+    console.out().print(table)
+    console.out().print(
+        f"page set {workdir / 'pages'} · checkpoints {workdir / 'train'} · Markdown {workdir / 'converted'}",
+        highlight=False,
+    )
+
+
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the typed config.")
 app.add_typer(config_app, name="config")
 
@@ -506,7 +547,7 @@ def config_schema(
     if json_:
         _print_json(DocvlConfig.model_json_schema())
     elif markdown:
-        sys.stdout.write(config_markdown())
+        console.results_stream().write(config_markdown())
     else:
         from rich.table import Table
 

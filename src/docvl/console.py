@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-_state = {"quiet": False, "verbose": 0}
+_state: dict[str, Any] = {"quiet": False, "verbose": 0, "results": None}
 
 
 def configure(quiet: bool = False, verbose: int = 0) -> None:
-    _state["quiet"], _state["verbose"] = quiet, verbose
+    """Called once per command; remembers the real stdout as the results stream (see `results_only`)."""
+    _state["quiet"], _state["verbose"], _state["results"] = quiet, verbose, sys.stdout
+
+
+def results_stream() -> TextIO:
+    """Where results (tables, JSON) go: the stdout the command started with."""
+    return _state["results"] or sys.stdout
+
+
+@contextlib.contextmanager
+def results_only() -> Iterator[None]:
+    """While a command runs, anything else that writes to stdout (library warnings, DeepSpeed's logger,
+    stray prints) is sent to stderr, so `--json` output stays parseable and stdout holds results alone."""
+    if _state["results"] is None:
+        _state["results"] = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def is_quiet() -> bool:
@@ -26,7 +44,7 @@ def verbosity() -> int:
 
 def out() -> Console:
     """Where results go (tables, JSON)."""
-    return Console(no_color="NO_COLOR" in os.environ, soft_wrap=True)
+    return Console(file=results_stream(), no_color="NO_COLOR" in os.environ, soft_wrap=True)
 
 
 def err() -> Console:
