@@ -84,9 +84,7 @@ def relabel(katex: str, oracle: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--oracle", action="store_true", help="regenerate and relabel the corpora with KaTeX first"
-    )
+    ap.add_argument("--oracle", action="store_true", help="regenerate and relabel the corpora with KaTeX first")
     ap.add_argument("--katex", default=os.environ.get("KATEX_NODE_MODULES", "/tmp/katex/node_modules"))
     ap.add_argument(
         "--oracle-script",

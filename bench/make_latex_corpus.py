@@ -28,12 +28,8 @@ RELS = (
 ).split()
 BINS = r"+ - \pm \cdot \times \div \cup \cap \oplus \otimes \circ \wedge \vee".split()
 FUNCS = r"\sin \cos \tan \log \ln \exp \det \max \min \sup \inf \lim \arg \dim \ker \Pr \gcd".split()
-ACCENTS = (
-    r"\hat \bar \tilde \vec \dot \ddot \overline \underline \widehat \widetilde \mathring \check \breve"
-).split()
-FONTS = (
-    r"\mathbf \mathrm \mathcal \mathbb \mathfrak \mathsf \mathit \boldsymbol \mathscr \mathtt \textbf".split()
-)
+ACCENTS = (r"\hat \bar \tilde \vec \dot \ddot \overline \underline \widehat \widetilde \mathring \check \breve").split()
+FONTS = r"\mathbf \mathrm \mathcal \mathbb \mathfrak \mathsf \mathit \boldsymbol \mathscr \mathtt \textbf".split()
 BIGOPS = r"\sum \prod \int \oint \iint \bigcup \bigcap \coprod \bigoplus".split()
 DELIMS = [
     ("(", ")"),
@@ -207,9 +203,7 @@ def f_statistics(g: Gen) -> str:
     if x < 0.3:
         return rf"\mathbb{{E}}[{g.var()}] = \sum_{{i}} {g.var()}_i \, p_i"
     if x < 0.6:
-        return (
-            rf"\hat{{\beta}} = (X^\top X)^{{-1}} X^\top y, \quad \operatorname{{Var}}({g.var()}) = {g.expr()}"
-        )
+        return rf"\hat{{\beta}} = (X^\top X)^{{-1}} X^\top y, \quad \operatorname{{Var}}({g.var()}) = {g.expr()}"
     return rf"P({g.var()} \mid {g.var()}) = \frac{{P({g.var()}) P({g.var()})}}{{{g.expr()}}}"
 
 

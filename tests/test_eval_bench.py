@@ -241,9 +241,7 @@ def test_invalid_records(record: dict[str, Any], message: str) -> None:
 # scoring
 
 
-def write_bench(
-    tmp_path: Path, files: dict[str, list[Any]], pdfs: list[str], outputs: dict[str, str]
-) -> Path:
+def write_bench(tmp_path: Path, files: dict[str, list[Any]], pdfs: list[str], outputs: dict[str, str]) -> Path:
     (tmp_path / "pdfs").mkdir()
     for pdf in pdfs:
         (tmp_path / "pdfs" / pdf).write_bytes(b"%PDF-1.4\n")
@@ -317,8 +315,7 @@ def test_bad_inputs_become_problems_and_the_rest_is_scored(tmp_path: Path) -> No
     report = score_bench(tmp_path, outputs)
     assert report.problems[:5] == [
         "t.jsonl:2: malformed JSON (Expecting property name enclosed in double quotes at column 45)",
-        "t.jsonl:3: test 'odd': unknown test type 'sparkle'"
-        " (known: absent, baseline, math, order, present, table)",
+        "t.jsonl:3: test 'odd': unknown test type 'sparkle' (known: absent, baseline, math, order, present, table)",
         "t.jsonl:4: duplicate test id 'ok' (first in t.jsonl:1), skipped",
         "t.jsonl:5: test 'lost': PDF pdfs/missing.pdf not found, skipped",
         "t.jsonl:6: expected a JSON object, got list",

@@ -388,16 +388,12 @@ MACROS: dict[str, str] = {
     "\\Braket": "\\bra@ket{\\left\\langle}{\\,\\middle\\vert\\,}{\\,\\middle\\vert\\,}{\\right\\rangle}",
     "\\Chi": "\\mathrm{X}",
     "\\Colonapprox": (
-        "\\html@mathml{\\mathrel{\\dblcolon\\mathrel{\\mkern-1.2mu}\\approx}}{\\mathop"
-        '{\\char"2237\\char"2248}}'
+        '\\html@mathml{\\mathrel{\\dblcolon\\mathrel{\\mkern-1.2mu}\\approx}}{\\mathop{\\char"2237\\char"2248}}'
     ),
     "\\Coloneq": (
-        "\\html@mathml{\\mathrel{\\dblcolon\\mathrel{\\mkern-1.2mu}\\mathrel{-}}}{\\ma"
-        'thop{\\char"2237\\char"2212}}'
+        '\\html@mathml{\\mathrel{\\dblcolon\\mathrel{\\mkern-1.2mu}\\mathrel{-}}}{\\mathop{\\char"2237\\char"2212}}'
     ),
-    "\\Coloneqq": (
-        '\\html@mathml{\\mathrel{\\dblcolon\\mathrel{\\mkern-1.2mu}=}}{\\mathop{\\char"2237\\char"3d}}'
-    ),
+    "\\Coloneqq": ('\\html@mathml{\\mathrel{\\dblcolon\\mathrel{\\mkern-1.2mu}=}}{\\mathop{\\char"2237\\char"3d}}'),
     "\\Colonsim": (
         '\\html@mathml{\\mathrel{\\dblcolon\\mathrel{\\mkern-1.2mu}\\sim}}{\\mathop{\\char"2237\\char"223c}}'
     ),
@@ -409,23 +405,16 @@ MACROS: dict[str, str] = {
     "\\Darr": "\\Downarrow",
     "\\Epsilon": "\\mathrm{E}",
     "\\Eqcolon": (
-        "\\html@mathml{\\mathrel{\\mathrel{-}\\mathrel{\\mkern-1.2mu}\\dblcolon}}{\\ma"
-        'thop{\\char"2212\\char"2237}}'
+        '\\html@mathml{\\mathrel{\\mathrel{-}\\mathrel{\\mkern-1.2mu}\\dblcolon}}{\\mathop{\\char"2212\\char"2237}}'
     ),
-    "\\Eqqcolon": (
-        '\\html@mathml{\\mathrel{=\\mathrel{\\mkern-1.2mu}\\dblcolon}}{\\mathop{\\char"3d\\char"2237}}'
-    ),
+    "\\Eqqcolon": ('\\html@mathml{\\mathrel{=\\mathrel{\\mkern-1.2mu}\\dblcolon}}{\\mathop{\\char"3d\\char"2237}}'),
     "\\Eta": "\\mathrm{H}",
     "\\Harr": "\\Leftrightarrow",
     "\\Iota": "\\mathrm{I}",
-    "\\KaTeX": (
-        "\\textrm{\\html@mathml{K\\kern-.17em\\raisebox{0.205em}{\\scriptstyle A}\\kern-.15em\\TeX}{KaTeX}}"
-    ),
+    "\\KaTeX": ("\\textrm{\\html@mathml{K\\kern-.17em\\raisebox{0.205em}{\\scriptstyle A}\\kern-.15em\\TeX}{KaTeX}}"),
     "\\Kappa": "\\mathrm{K}",
     "\\Ket": "\\left|#1\\right\\rangle",
-    "\\LaTeX": (
-        "\\textrm{\\html@mathml{L\\kern-.36em\\raisebox{0.205em}{\\scriptstyle A}\\kern-.15em\\TeX}{LaTeX}}"
-    ),
+    "\\LaTeX": ("\\textrm{\\html@mathml{L\\kern-.36em\\raisebox{0.205em}{\\scriptstyle A}\\kern-.15em\\TeX}{LaTeX}}"),
     "\\Larr": "\\Leftarrow",
     "\\Lrarr": "\\Leftrightarrow",
     "\\Mu": "\\mathrm{M}",
@@ -468,12 +457,9 @@ MACROS: dict[str, str] = {
     "\\clap": "\\mathclap{\\textrm{#1}}",
     "\\clubs": "\\clubsuit",
     "\\cnums": "\\mathbb{C}",
-    "\\colon": (
-        "\\nobreak\\mskip2mu\\mathpunct{}\\mathchoice{\\mkern-3mu}{\\mkern-3mu}{}{}{:}\\mskip6mu\\relax"
-    ),
+    "\\colon": ("\\nobreak\\mskip2mu\\mathpunct{}\\mathchoice{\\mkern-3mu}{\\mkern-3mu}{}{}{:}\\mskip6mu\\relax"),
     "\\colonapprox": (
-        "\\html@mathml{\\mathrel{\\vcentcolon\\mathrel{\\mkern-1.2mu}\\approx}}{\\math"
-        'op{\\char"3a\\char"2248}}'
+        '\\html@mathml{\\mathrel{\\vcentcolon\\mathrel{\\mkern-1.2mu}\\approx}}{\\mathop{\\char"3a\\char"2248}}'
     ),
     "\\coloncolon": "\\dblcolon",
     "\\coloncolonapprox": "\\Colonapprox",
@@ -481,8 +467,7 @@ MACROS: dict[str, str] = {
     "\\coloncolonminus": "\\Coloneq",
     "\\coloncolonsim": "\\Colonsim",
     "\\coloneq": (
-        "\\html@mathml{\\mathrel{\\vcentcolon\\mathrel{\\mkern-1.2mu}\\mathrel{-}}}{\\"
-        'mathop{\\char"3a\\char"2212}}'
+        '\\html@mathml{\\mathrel{\\vcentcolon\\mathrel{\\mkern-1.2mu}\\mathrel{-}}}{\\mathop{\\char"3a\\char"2212}}'
     ),
     "\\coloneqq": '\\html@mathml{\\mathrel{\\vcentcolon\\mathrel{\\mkern-1.2mu}=}}{\\mathop{\\char"2254}}',
     "\\colonequals": "\\coloneqq",
@@ -493,9 +478,7 @@ MACROS: dict[str, str] = {
     "\\copyright": "\\TextOrMath{\\textcopyright}{\\text{\\textcopyright}}",
     "\\dArr": "\\Downarrow",
     "\\darr": "\\downarrow",
-    "\\dblcolon": (
-        '\\html@mathml{\\mathrel{\\vcentcolon\\mathrel{\\mkern-.9mu}\\vcentcolon}}{\\mathop{\\char"2237}}'
-    ),
+    "\\dblcolon": ('\\html@mathml{\\mathrel{\\vcentcolon\\mathrel{\\mkern-.9mu}\\vcentcolon}}{\\mathop{\\char"2237}}'),
     "\\ddddot": "{\\overset{\\raisebox{-0.1ex}{\\normalsize ....}}{#1}}",
     "\\dddot": "{\\overset{\\raisebox{-0.1ex}{\\normalsize ...}}{#1}}",
     "\\diamonds": "\\diamondsuit",
@@ -507,9 +490,7 @@ MACROS: dict[str, str] = {
     "\\empty": "\\emptyset",
     "\\enskip": "\\hskip.5em\\relax",
     "\\enspace": "\\kern.5em ",
-    "\\eqcolon": (
-        '\\html@mathml{\\mathrel{\\mathrel{-}\\mathrel{\\mkern-1.2mu}\\vcentcolon}}{\\mathop{\\char"2239}}'
-    ),
+    "\\eqcolon": ('\\html@mathml{\\mathrel{\\mathrel{-}\\mathrel{\\mkern-1.2mu}\\vcentcolon}}{\\mathop{\\char"2239}}'),
     "\\eqqcolon": '\\html@mathml{\\mathrel{=\\mathrel{\\mkern-1.2mu}\\vcentcolon}}{\\mathop{\\char"2255}}',
     "\\equalscolon": "\\eqqcolon",
     "\\equalscoloncolon": "\\Eqqcolon",
@@ -582,9 +563,7 @@ MACROS: dict[str, str] = {
         "\\mathbin{\\html@mathml{{\\mathrlap{\\mathchoice{\\kern{0.145em}}{\\kern{0.1"
         "45em}}{\\kern{0.1015em}}{\\kern{0.0725em}}\\circ}{-}}}{\\char`⦵}}"
     ),
-    "\\mod": (
-        "\\allowbreak\\mathchoice{\\mkern18mu}{\\mkern12mu}{\\mkern12mu}{\\mkern12mu}{\\rm mod}\\,\\,#1"
-    ),
+    "\\mod": ("\\allowbreak\\mathchoice{\\mkern18mu}{\\mkern12mu}{\\mkern12mu}{\\mkern12mu}{\\rm mod}\\,\\,#1"),
     "\\natnums": "\\mathbb{N}",
     "\\ne": "\\neq",
     "\\negmedspace": "\\tmspace-{4mu}{.2222em}",
@@ -710,9 +689,7 @@ MACROS: dict[str, str] = {
     "∹": "\\eqcolon",
     "≔": "\\coloneqq",
     "≕": "\\eqqcolon",
-    "≘": (
-        "\\html@mathml{\\mathrel{=\\kern{-1em}\\raisebox{0.4em}{$\\scriptsize\\frown$}}}{\\mathrel{\\char`≘}}"
-    ),
+    "≘": ("\\html@mathml{\\mathrel{=\\kern{-1em}\\raisebox{0.4em}{$\\scriptsize\\frown$}}}{\\mathrel{\\char`≘}}"),
     "≙": "\\html@mathml{\\stackrel{\\tiny\\wedge}{=}}{\\mathrel{\\char`≘}}",
     "≚": "\\html@mathml{\\stackrel{\\tiny\\vee}{=}}{\\mathrel{\\char`≚}}",
     "≛": "\\html@mathml{\\stackrel{\\scriptsize\\star}{=}}{\\mathrel{\\char`≛}}",

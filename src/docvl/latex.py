@@ -874,9 +874,7 @@ def _environment_body(p: _Parser, name: str, args: list) -> None:
         p.parse_array(name)
     elif base in ("align", "aligned", "split", "alignat", "alignedat"):
         split = name == "split"
-        rows = p.parse_array(
-            name, max_cols=2 if split else 0, strict_cols=split, tags="ed" not in name and not split
-        )
+        rows = p.parse_array(name, max_cols=2 if split else 0, strict_cols=split, tags="ed" not in name and not split)
         if "at" in name:
             group = args[0]
             if any(node[0] != "sym" or not node[2] for node in group[1]):

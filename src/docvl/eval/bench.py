@@ -108,9 +108,7 @@ def load_bench(bench_dir: Path) -> LoadedTests:
     seen_ids: dict[str, str] = {}
     for path in sorted(bench_dir.glob("*.jsonl")):
         tests = by_file.setdefault(path.name, [])
-        for number, line in enumerate(
-            path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1
-        ):
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
             where = f"{path.name}:{number}"
             if not line.strip():
                 continue
@@ -128,9 +126,7 @@ def load_bench(bench_dir: Path) -> LoadedTests:
                 problems.append(f"{where}: test {record.get('id')!r}: {exc}")
                 continue
             if test.id in seen_ids:
-                problems.append(
-                    f"{where}: duplicate test id {test.id!r} (first in {seen_ids[test.id]}), skipped"
-                )
+                problems.append(f"{where}: duplicate test id {test.id!r} (first in {seen_ids[test.id]}), skipped")
             elif test.pdf not in pdfs:
                 problems.append(f"{where}: test {test.id!r}: PDF pdfs/{test.pdf} not found, skipped")
             else:
@@ -138,8 +134,7 @@ def load_bench(bench_dir: Path) -> LoadedTests:
                 tests.append(test)
     with_baseline = {t.pdf for tests in by_file.values() for t in tests if t.type == "baseline"}
     baselines = [
-        BaselineTest(pdf=pdf, page=1, id=f"{pdf}_baseline", type="baseline")
-        for pdf in sorted(pdfs - with_baseline)
+        BaselineTest(pdf=pdf, page=1, id=f"{pdf}_baseline", type="baseline") for pdf in sorted(pdfs - with_baseline)
     ]
     if baselines:
         by_file[BASELINE_FILE] = baselines
@@ -185,8 +180,7 @@ def bootstrap_ci(
         return 0.0, 0.0
     rng = random.Random(seed)
     means = sorted(
-        sum(min(bisect.bisect_left(cdf, rng.random()), n) / n for n, cdf in files) / len(files)
-        for _ in range(samples)
+        sum(min(bisect.bisect_left(cdf, rng.random()), n) / n for n, cdf in files) / len(files) for _ in range(samples)
     )
     alpha = (1 - level) / 2 * 100
     return _percentile(means, alpha), _percentile(means, 100 - alpha)
@@ -196,9 +190,7 @@ def score_bench(bench_dir: Path, outputs_dir: Path, *, seed: int = 0) -> BenchRe
     """Score the outputs in `outputs_dir` on the olmOCR-bench tests in `bench_dir`."""
     bench_dir, outputs_dir = Path(bench_dir), Path(outputs_dir)
     if not bench_dir.is_dir() or not any(bench_dir.glob("*.jsonl")):
-        raise UsageError(
-            "no *.jsonl test files here", path=bench_dir, hint="expected an olmOCR-bench directory"
-        )
+        raise UsageError("no *.jsonl test files here", path=bench_dir, hint="expected an olmOCR-bench directory")
     if not outputs_dir.is_dir():
         raise UsageError("outputs directory not found", path=outputs_dir)
     loaded = load_bench(bench_dir)
@@ -234,9 +226,7 @@ def score_bench(bench_dir: Path, outputs_dir: Path, *, seed: int = 0) -> BenchRe
                 verdicts.append(test.run(page) if page is not None else (False, f"cannot read {path.name}"))
             passed_count = sum(ok for ok, _ in verdicts)
             passed = passed_count * 2 > len(verdicts)
-            explanation = (
-                next((why for ok, why in verdicts if not ok), "") if verdicts else "no output for this page"
-            )
+            explanation = next((why for ok, why in verdicts if not ok), "") if verdicts else "no output for this page"
             if len(verdicts) > 1 and passed_count < len(verdicts):
                 explanation = f"{passed_count}/{len(verdicts)} repeats passed; {explanation}"
             passes.append(passed)

@@ -39,9 +39,7 @@ class Page:
 
     @cached_property
     def markdown_tables(self) -> list[tuple[Grid, list[str]]]:
-        return [
-            (grid, [bench_normalize(c.text) for c in grid.cells]) for grid in markdown_grids(self.markdown)
-        ]
+        return [(grid, [bench_normalize(c.text) for c in grid.cells]) for grid in markdown_grids(self.markdown)]
 
     @cached_property
     def html_tables(self) -> list[tuple[Grid, list[str]]]:
@@ -320,9 +318,7 @@ class MathTest(BenchTest):
 
 
 TEST_CLASSES: dict[str, type[BenchTest]] = {
-    kind: cls
-    for cls in (TextPresenceTest, TextOrderTest, TableTest, BaselineTest, MathTest)
-    for kind in cls.types
+    kind: cls for cls in (TextPresenceTest, TextOrderTest, TableTest, BaselineTest, MathTest) for kind in cls.types
 }
 
 
@@ -339,9 +335,7 @@ def load_test(record: dict[str, Any]) -> BenchTest:
     missing = [
         name
         for name, f in fields.items()
-        if name not in record
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
+        if name not in record and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     ]
     if missing:
         raise BenchTestError(f"missing field(s) for a {kind} test: {', '.join(missing)}")

@@ -196,9 +196,7 @@ def read_reference(pair: Pair) -> Page:
 def eval_generation_config(config: DocvlConfig) -> DocvlConfig:
     """The config eval generates with: convert's settings, with `eval.max_new_tokens` as the reply limit and no
     error budget (fallback pages are counted by the metrics, not reported as failed documents)."""
-    convert = config.convert.model_copy(
-        update={"max_new_tokens": config.eval.max_new_tokens, "max_page_errors": 2**31}
-    )
+    convert = config.convert.model_copy(update={"max_new_tokens": config.eval.max_new_tokens, "max_page_errors": 2**31})
     return config.model_copy(update={"convert": convert})
 
 

@@ -110,9 +110,7 @@ _UNICODE = {
     },
     **{
         letter: "\\" + name
-        for letter, name in zip(
-            "ΓΔΘΛΞΠΣΦΨΩ", "Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega".split(), strict=True
-        )
+        for letter, name in zip("ΓΔΘΛΞΠΣΦΨΩ", "Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega".split(), strict=True)
     },
 }
 _OPERATORS = frozenset(

@@ -92,9 +92,7 @@ def tree_edit_distance(a: Node, b: Node, structure_only: bool = False) -> float:
                 for y in range(1, cols):
                     bj = lj + y - 1
                     if left_a[ai] == li and left_b[bj] == lj:
-                        best = min(
-                            forest[x - 1][y] + 1, forest[x][y - 1] + 1, forest[x - 1][y - 1] + rename(ai, bj)
-                        )
+                        best = min(forest[x - 1][y] + 1, forest[x][y - 1] + 1, forest[x - 1][y - 1] + rename(ai, bj))
                         tree[ai][bj] = best
                     else:
                         p, q = left_a[ai] - li, left_b[bj] - lj

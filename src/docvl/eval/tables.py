@@ -147,13 +147,11 @@ class Grid:
         cell = self.cells[index]
         if d_row:
             starts = [
-                (cell.row + (cell.rowspan - 1 if d_row > 0 else 0), c)
-                for c in range(cell.col, cell.col + cell.colspan)
+                (cell.row + (cell.rowspan - 1 if d_row > 0 else 0), c) for c in range(cell.col, cell.col + cell.colspan)
             ]
         else:
             starts = [
-                (r, cell.col + (cell.colspan - 1 if d_col > 0 else 0))
-                for r in range(cell.row, cell.row + cell.rowspan)
+                (r, cell.col + (cell.colspan - 1 if d_col > 0 else 0)) for r in range(cell.row, cell.row + cell.rowspan)
             ]
         found: set[int] = set()
         for r, c in starts:
@@ -255,9 +253,7 @@ def markdown_grids(markdown: str) -> list[Grid]:
     grids = []
     for run in runs:
         rows = _pipe_rows(run)
-        grid = Grid(
-            [[(text, 1, 1, r == 0 or c == 0) for c, text in enumerate(row)] for r, row in enumerate(rows)]
-        )
+        grid = Grid([[(text, 1, 1, r == 0 or c == 0) for c, text in enumerate(row)] for r, row in enumerate(rows)])
         if grid.cells:
             grids.append(grid)
     return grids
