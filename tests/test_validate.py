@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from pageset_factory import add_bad_pairs, copy_good_pairs
+from pageset_factory import GOOD_MD, add_bad_pairs, copy_good_pairs
 from typer.testing import CliRunner
 
 from docvl.cli import app
@@ -108,3 +108,22 @@ def test_token_length_with_the_training_pipeline(fixtures_dir: Path, tmp_path: P
     failures = json.loads(result.stdout)["failures"]
     assert [(Path(f["path"]).name, f["check"]) for f in failures] == [("edgar.md", "token_length")]
     assert "tokens > data.max_length 800" in failures[0]["message"]
+
+
+def test_quarantine_also_updates_the_manifest(fixtures_dir: Path, tmp_path: Path) -> None:
+    from docvl.config import load_config
+    from docvl.data.prepare import prepare
+    from docvl.io import read_jsonl
+
+    src = tmp_path / "src"
+    copy_good_pairs(fixtures_dir, src)
+    (src / "bad.pdf").write_bytes((fixtures_dir / "pdfs" / "some_ocr1.pdf").read_bytes())
+    (src / "bad.md").write_text(GOOD_MD + "| a | b |\n|---|---|\n| 1 | 2 |")
+    pages = tmp_path / "pages"
+    prepare([src], pages, load_config(), eval_fraction=0, jobs=1)
+    assert len(read_jsonl(pages / "manifest.jsonl")) == 3
+    first = runner.invoke(app, ["validate", str(pages), "-j", "1", "--quarantine", str(tmp_path / "q"), "--json"])
+    assert first.exit_code == 1
+    assert [r["id"] for r in read_jsonl(pages / "manifest.jsonl")] == ["blanktext", "edgar"]
+    again = runner.invoke(app, ["validate", str(pages), "-j", "1", "--json"])
+    assert again.exit_code == 0, again.output

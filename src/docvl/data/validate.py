@@ -7,6 +7,7 @@ matter parses strictly, and its body passes the training text rules (`docvl.data
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from docvl.config import DocvlConfig
-from docvl.data.pageset import Pair, find_pairs
+from docvl.data.pageset import MANIFEST, Pair, find_pairs
 from docvl.data.text_rules import check_text_rules
 from docvl.errors import PageFormatError, PdfError
+from docvl.io import atomic_write_text, read_jsonl
 from docvl.page import parse_page
 from docvl.pdf import PdfFile
 
@@ -226,4 +228,16 @@ def quarantine(report: ValidateReport, root: str | Path, target: str | Path) -> 
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(path), dest)
             moved.append(dest)
+    _drop_from_manifest(base, {p for pair in report.failed_pairs for p in (pair.pdf, pair.md) if p is not None})
     return moved
+
+
+def _drop_from_manifest(root: Path, gone: set[Path]) -> None:
+    """A quarantined pair leaves the manifest too, so training and a second validate no longer look for it."""
+    manifest = root / MANIFEST
+    if not manifest.is_file():
+        return
+    records = read_jsonl(manifest)
+    kept = [r for r in records if root / r["pdf"] not in gone and (r.get("md") is None or root / r["md"] not in gone)]
+    if len(kept) != len(records):
+        atomic_write_text(manifest, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
