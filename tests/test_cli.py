@@ -22,8 +22,9 @@ def test_help_does_not_import_torch() -> None:
 
 
 def test_every_command_help_shows_an_example() -> None:
-    for command in ("prepare", "validate"):
-        result = runner.invoke(app, [command, "--help"])
+    commands = ["prepare", "validate", "train", "eval", "serve", "convert", "quickstart", "env"]
+    for command in [*[[c] for c in commands], ["config", "schema"], ["config", "show"]]:
+        result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0
         assert "Example" in result.stdout, command
 
