@@ -79,3 +79,113 @@ def test_auto_backend_is_transformers_without_a_gpu() -> None:
 
     assert resolve_backend(ServeConfig()) == "transformers"  # no CUDA device on this machine kind
     assert resolve_backend(ServeConfig(backend="vllm")) == "vllm"
+
+
+# A stand-in for `vllm serve CKPT --host H --port P ...`: docvl's OpenAI-compatible ApiServer with a fixed valid
+# reply, on the port docvl chose; it appends a line to STARTS on each start, answers K chat requests, and dies
+# (os._exit, no cleanup) on the next one, with that request in flight: a crash mid-run.
+FAKE_VLLM = """#!{python}
+import argparse, os, sys, threading
+from docvl.infer.fakes import VALID_REPLY
+from docvl.infer.server import ApiServer, completion_body
+
+parser = argparse.ArgumentParser()
+parser.add_argument("command")
+parser.add_argument("checkpoint")
+parser.add_argument("--host", required=True)
+parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--served-model-name", required=True)
+args, _ = parser.parse_known_args()
+assert args.command == "serve" and os.path.isfile(os.path.join(args.checkpoint, "config.json"))
+with open({starts!r}, "a") as starts:
+    starts.write(f"{{os.getpid()}}\\n")
+lock, answered = threading.Lock(), [0]
+
+def chat(payload):
+    with lock:
+        if answered[0] >= {k}:
+            print("fake vllm: crashing", flush=True)
+            os._exit(17)
+        answered[0] += 1
+    return 200, completion_body(args.served_model_name, VALID_REPLY, "stop", 100, 10)
+
+print(f"fake vllm: serving {{args.checkpoint}} on {{args.host}}:{{args.port}}", flush=True)
+ApiServer(args.host, args.port, args.served_model_name, chat).serve_forever()
+"""
+ONE_PAGE = ["ambiguous.pdf", "dolma-page-1.pdf", "edgar.pdf", "olmo-page-1.pdf", "small_page_size.pdf"]
+
+
+def _fake_vllm(tmp_path: Path, k: int) -> tuple[Path, Path]:
+    """The fake `vllm` program (answers `k` chat requests per life) and the file it counts its starts in."""
+    starts = tmp_path / "starts.txt"
+    program = tmp_path / "vllm"
+    program.write_text(FAKE_VLLM.format(python=sys.executable, starts=str(starts), k=k))
+    program.chmod(0o755)
+    return program, starts
+
+
+def _crash_overrides(program: Path, max_restarts: int, concurrency: int) -> list[str]:
+    return [
+        "serve.backend=vllm",
+        f"serve.vllm_executable={program}",
+        "serve.startup_timeout_s=10",
+        f"serve.max_restarts={max_restarts}",
+        "data.target_longest_image_dim=224",
+        "convert.temperatures=[0.0,0.1,0.2,0.3]",
+        "convert.request_timeout_s=5",
+        f"convert.concurrency={concurrency}",
+        "convert.render_workers=1",
+        "convert.connect_retries=0",  # a restart must not lean on the retries of refused connections
+    ]
+
+
+def test_vllm_that_dies_mid_run_is_restarted_and_no_document_is_lost(
+    tiny_checkpoints: dict[str, Path], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    from docvl.infer import convert, open_engine, read_results
+
+    program, starts = _fake_vllm(tmp_path, k=3)
+    config = load_config(None, _crash_overrides(program, max_restarts=5, concurrency=4))
+    names = [*ONE_PAGE, "handwriting_bad_ocr.pdf", "skinnypage.pdf"]  # 9 pages; skinnypage's 2nd is never asked
+    out = tmp_path / "out"
+    engine = open_engine(config, model=tiny_checkpoints["qwen2_5_vl"], log_dir=tmp_path)
+    assert isinstance(engine, VllmEngine)
+    try:
+        summary = convert([str(fixtures_dir / "pdfs" / n) for n in names], out, engine, config)
+    finally:
+        engine.close()
+    pids = starts.read_text().split()
+    # 8 pages asked, 3 answers per life: at least 3 lives, every death followed by a start
+    assert len(pids) >= 3 and len(set(pids)) == len(pids)
+    assert engine.restarts_left == 5 - (len(pids) - 1)
+    records = read_results(out)
+    assert sorted(records) == sorted(names) and summary.documents == len(names)
+    for name, record in records.items():
+        asked = record["pages"][:1] if name == "skinnypage.pdf" else record["pages"]
+        assert asked and all(not p["fallback"] and p["text"] == "# A page\n\nSome text." for p in asked), name
+        assert (out / record["markdown"]).is_file()
+    log = next(tmp_path.glob("vllm-*.log")).read_text()
+    assert log.count("fake vllm: crashing") == len(pids) - 1
+
+
+def test_vllm_dying_without_restarts_stops_with_one_line(
+    tiny_checkpoints: dict[str, Path], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from docvl.cli import app
+    from docvl.infer import read_results
+
+    program, starts = _fake_vllm(tmp_path, k=2)
+    out = tmp_path / "out"
+    sets = [x for o in _crash_overrides(program, max_restarts=0, concurrency=1) for x in ("--set", o)]
+    args = ["convert", *[str(fixtures_dir / "pdfs" / n) for n in ONE_PAGE], "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--model", str(tiny_checkpoints["qwen2_5_vl"]), *sets])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: vLLM exited with code 17 and serve.max_restarts=0"), lines
+    assert starts.read_text().count("\n") == 1  # never restarted
+    records = read_results(out)  # the two documents answered before the crash are kept, whole
+    assert sorted(records) == sorted(ONE_PAGE[:2])
+    for record in records.values():
+        assert record["status"] == "ok" and (out / record["markdown"]).read_text() == "# A page\n\nSome text."

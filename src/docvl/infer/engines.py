@@ -279,6 +279,13 @@ class ServerProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def exits_within(self, seconds: float) -> bool:
+        """Whether the child, refusing connections but not yet gone (a crash closes its socket first), exits."""
+        try:
+            return self.process is not None and self.process.wait(seconds) is not None
+        except subprocess.TimeoutExpired:
+            return False
+
     def wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         probe = OpenAIEngine(self.base_url, connect_retries=0, timeout_s=5.0, concurrency=1)
@@ -321,7 +328,8 @@ class VllmEngine(OpenAIEngine):
         command = build_vllm_command(checkpoint, config, host="127.0.0.1", port=port)
         base_url = f"http://127.0.0.1:{port}/v1"
         self.server = ServerProcess(command, base_url, log_path, config.serve.startup_timeout_s)
-        self.restarts_left = config.serve.max_restarts
+        self.max_restarts = self.restarts_left = config.serve.max_restarts
+        self._starts = 1
         self._restart_lock = threading.Lock()
         self.server.start()
         super().__init__(
@@ -333,11 +341,24 @@ class VllmEngine(OpenAIEngine):
         )
 
     def _on_unreachable(self) -> bool:
+        seen = self._starts
         with self._restart_lock:
-            if self.server.alive() or self.restarts_left <= 0:
+            if self._starts != seen:
+                return True  # refused by the server that died; another thread has started it again meanwhile
+            if self.server.alive() and not self.server.exits_within(1.0):
                 return False  # alive but refusing: the usual retries with backoff decide
+            if self.restarts_left <= 0:
+                process = self.server.process
+                last = _log_tail(self.server.log_path, 1)[-200:]
+                raise EngineUnavailableError(
+                    f"vLLM exited with code {process.returncode if process else None} and serve.max_restarts="
+                    f"{self.max_restarts} restarts are used up"
+                    + (f"; its last line: {last}" if last else "")
+                    + f" (log: {self.server.log_path})"
+                )
             self.restarts_left -= 1
             self.server.start()
+            self._starts += 1
             return True
 
     def close(self) -> None:
