@@ -85,6 +85,12 @@ def test_text_rules() -> None:
     assert checks == {"math_delimiters", "latex_outside_math"}
     assert check_text_rules("\\(a + b")[0][0] == "math_delimiters"
     assert check_text_rules("prices $5 and $10") == []
+    # a row break with spacing inside a matrix is no math delimiter
+    assert check_text_rules("\\[\\begin{matrix} a \\\\[2pt] b \\end{matrix}\\]") == []
+    stray = check_text_rules("text \\) more")
+    assert stray == [("math_delimiters", "math delimiter \\) at line 1 closes no math")]
+    unclosed = check_text_rules("line one\n\\[x^2")
+    assert unclosed == [("math_delimiters", "math delimiter \\[ at line 2 is never closed")]
 
 
 def test_token_length_with_the_training_pipeline(fixtures_dir: Path, tmp_path: Path) -> None:

@@ -7,13 +7,14 @@ re-implements the parts of KaTeX's parser that decide *whether* a string parses:
 expander (with KaTeX's own macro table), its argument rules and the checks its functions and environments
 make. Rendering is not modelled; errors KaTeX only raises while building HTML are not reproduced.
 
-Public API: :func:`is_renderable`, :func:`explain`, :func:`tokenize`, :func:`find_math`.
+Public API: :func:`is_renderable`, :func:`explain`, :func:`tokenize`, :func:`find_math`, :func:`scan_math`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from docvl._katex_commands import (
@@ -26,7 +27,7 @@ from docvl._katex_commands import (
     TEXT_SYMBOLS,
 )
 
-__all__ = ["explain", "find_math", "is_renderable", "tokenize"]
+__all__ = ["MathScan", "explain", "find_math", "is_renderable", "scan_math", "tokenize"]
 
 # ------------------------------------------------------------------------------------------------- lexing
 
@@ -1183,22 +1184,34 @@ def is_renderable(latex: str, display: bool = False) -> bool:
 _MATH_OPEN = {"(": ("\\)", False), "[": ("\\]", True)}
 
 
-def find_math(markdown: str) -> list[tuple[str, bool]]:
-    """The math spans of a Markdown page in order, as (inner latex, display).
+@dataclass(frozen=True)
+class MathScan:
+    """The math of a Markdown page: spans as (start, end, inner latex, display), `start`/`end` the offsets of
+    the delimiters' outer edges; `unclosed` the offset of a delimiter never closed; `stray` the offset of a
+    closing delimiter with no opening one (None when there is none)."""
 
-    ``\\( .. \\)`` gives display False, ``\\[ .. \\]`` display True.
+    spans: list[tuple[int, int, str, bool]]
+    unclosed: int | None = None
+    stray: int | None = None
+
+
+def scan_math(markdown: str) -> MathScan:
+    """Find ``\\( .. \\)`` (display False) and ``\\[ .. \\]`` (display True) spans, with their offsets.
 
     A backslash always pairs with the character after it, so ``\\\\[2pt]`` inside a matrix or an escaped
-    ``\\\\(`` in prose never opens or closes a span. A delimiter that is never closed yields no span.
+    ``\\\\(`` in prose never opens or closes a span.
     """
-    spans: list[tuple[str, bool]] = []
+    spans: list[tuple[int, int, str, bool]] = []
+    stray = None
     i, n = 0, len(markdown)
     while True:
         i = markdown.find("\\", i)
         if i < 0 or i + 1 >= n:
-            return spans
+            return MathScan(spans, None, stray)
         opener = _MATH_OPEN.get(markdown[i + 1])
         if opener is None:
+            if stray is None and markdown[i + 1] in ")]":
+                stray = i
             i += 2
             continue
         close, display = opener
@@ -1206,9 +1219,15 @@ def find_math(markdown: str) -> list[tuple[str, bool]]:
         while True:
             j = markdown.find("\\", j)
             if j < 0 or j + 1 >= n:
-                return spans
+                return MathScan(spans, i, stray)
             if markdown.startswith(close, j):
-                spans.append((markdown[i + 2 : j], display))
+                spans.append((i, j + 2, markdown[i + 2 : j], display))
                 i = j + 2
                 break
             j += 2
+
+
+def find_math(markdown: str) -> list[tuple[str, bool]]:
+    """The math spans of a Markdown page in order, as (inner latex, display); see `scan_math`.
+    A delimiter that is never closed yields no span."""
+    return [(inner, display) for _start, _end, inner, display in scan_math(markdown).spans]

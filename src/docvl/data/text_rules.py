@@ -13,8 +13,10 @@ import re
 from docvl import latex
 
 _FENCED_CODE = re.compile(r"^```.*?^```[ \t]*$", re.DOTALL | re.MULTILINE)
-_PIPE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_PIPE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$")
+# a pipe row followed by a separator row (`|---|:--:|`): the start of a Markdown table
+_PIPE_TABLE = re.compile(
+    r"^[ \t]*\|.*\|[ \t]*\n[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(\|[ \t]*:?-{3,}:?[ \t]*)+\|?[ \t]*$", re.M
+)
 _LATEX_TABLE_ENV = re.compile(r"\\begin\{(table\*?|tabular[x*]?|longtable)\}")
 _DOLLAR_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$\w])\$(?=\S)([^$\n]*?[\\^_{}][^$\n]*?)(?<=\S)\$(?!\d)", re.DOTALL)
 _OUTSIDE_COMMAND = re.compile(
@@ -22,7 +24,6 @@ _OUTSIDE_COMMAND = re.compile(
     r"times|cdot|leq|geq|neq|section|subsection|cite|ref|label|begin|end|mathbf|mathrm|left|right|hline)\b"
     r"|\\[a-zA-Z]+\{"
 )
-_MATH_SPAN = re.compile(r"\\\((.*?)\\\)|\\\[(.*?)\\\]", re.DOTALL)
 _TABLE_TAG = re.compile(r"<(/?)(table|thead|tbody|tfoot|tr|td|th|caption|colgroup|col)\b([^>]*)>", re.IGNORECASE)
 _SPAN_ATTR = re.compile(r"\b(rowspan|colspan)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.IGNORECASE)
 _VOID_TAGS = {"col"}
@@ -97,50 +98,61 @@ def _without_code(body: str) -> str:
 
 
 def check_text_rules(body: str) -> list[tuple[str, str]]:
-    """Every rule violation in a page body, as (check name, one-line message). Empty means the body is good."""
+    """Every rule violation in a page body, as (check name, one-line message). Empty means the body is good.
+
+    Each rule first tests for the one character it needs (`|`, `<`, `$`, `\\`), so plain prose costs a few
+    substring searches: `validate` runs this on every page.
+    """
     text = _without_code(body)
     problems: list[tuple[str, str]] = []
 
-    lines = text.split("\n")
-    for number, line in enumerate(lines, start=1):
-        if _PIPE_SEPARATOR.match(line) and number > 1 and _PIPE_ROW.match(lines[number - 2]):
-            problems.append(("markdown_table", f"Markdown pipe table at line {number - 1}: tables must be HTML"))
-            break
+    if "|" in text:
+        pipe = _PIPE_TABLE.search(text)
+        if pipe:
+            line = _line_of(text, pipe.start())
+            problems.append(("markdown_table", f"Markdown pipe table at line {line}: tables must be HTML"))
 
     table_problem = _table_problem(text) if "<t" in text or "</t" in text else None
     if table_problem:
         problems.append(("html_table", f"malformed HTML table: {table_problem}"))
 
+    if "$" in text:
+        dollar = _DOLLAR_MATH.search(text)
+        if dollar:
+            line = _line_of(text, dollar.start())
+            problems.append(
+                (
+                    "math_delimiters",
+                    f"math in dollar signs at line {line} ({_snippet(dollar.group(0))}): use \\( \\) or \\[ \\]",
+                )
+            )
+
+    if "\\" not in text:
+        return problems
     env = _LATEX_TABLE_ENV.search(text)
     if env:
         problems.append(
             ("latex_table", f"LaTeX \\begin{{{env.group(1)}}} at line {_line_of(text, env.start())}: use HTML")
         )
 
-    dollar = _DOLLAR_MATH.search(text)
-    if dollar:
-        problems.append(
-            (
-                "math_delimiters",
-                f"math in dollar signs at line {_line_of(text, dollar.start())} "
-                f"({_snippet(dollar.group(0))}): use \\( \\) or \\[ \\]",
-            )
-        )
+    scan = latex.scan_math(text)
+    for offset, what in ((scan.unclosed, "is never closed"), (scan.stray, "closes no math")):
+        if offset is not None:
+            delimiter = text[offset : offset + 2]
+            problems.append(("math_delimiters", f"math delimiter {delimiter} at line {_line_of(text, offset)} {what}"))
 
-    opens = text.count("\\(") + text.count("\\[")
-    closes = text.count("\\)") + text.count("\\]")
-    if opens != closes:
-        problems.append(("math_delimiters", f"unbalanced math delimiters: {opens} opening, {closes} closing"))
-
-    for match in _MATH_SPAN.finditer(text):
-        inner, display = (match.group(1), False) if match.group(1) is not None else (match.group(2), True)
+    for start, _end, inner, display in scan.spans:
         reason = latex.explain(inner, display=display)
         if reason:
-            line = _line_of(text, match.start())
+            line = _line_of(text, start)
             problems.append(("latex_renders", f"LaTeX does not render at line {line}: {reason} in {_snippet(inner)}"))
             break
 
-    outside = _MATH_SPAN.sub(lambda m: " " * len(m.group(0)), text)
+    outside = text
+    for start, end, _inner, _display in reversed(scan.spans):
+        outside = outside[:start] + " " * (end - start) + outside[end:]
+    if scan.unclosed is not None:
+        outside = outside[: scan.unclosed]
     command = _OUTSIDE_COMMAND.search(outside)
     if command and not env:
         line = _line_of(outside, command.start())
