@@ -50,3 +50,16 @@ def test_unknown_config_key_is_one_line_exit_2(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"error: {path}: unknown config key 'train.learning_rat' (did you mean 'train.learning_rate'?)"
     ]
+
+
+def test_global_flags_may_follow_the_command(tmp_path: Path) -> None:
+    from docvl.cli import hoist_global_flags
+
+    assert hoist_global_flags(["validate", "x", "-q"]) == ["-q", "validate", "x"]
+    assert hoist_global_flags(["serve", "c", "-v", "--", "-q"]) == ["-v", "serve", "c", "--", "-q"]
+    done = subprocess.run(
+        [sys.executable, "-m", "docvl", "validate", "--config", str(tmp_path / "none.yaml"), "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "config file does not exist" in done.stderr

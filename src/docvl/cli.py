@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -594,9 +595,21 @@ def env(json_: JsonOption = False) -> None:
         out.print(f"[yellow]{command}[/yellow] needs {', '.join(missing)}", highlight=False)
 
 
+_GLOBAL_FLAGS = {"-q", "--quiet", "-v", "-vv", "-vvv", "--verbose"}
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """Let `-q`/`-v` follow the command too (`docvl validate runs/pages -q`), as users type them: they are
+    options of `docvl` itself, so they move in front of the command (never past a `--`)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [arg for arg in argv[:end] if arg in _GLOBAL_FLAGS]
+    rest = [arg for arg in argv[:end] if arg not in _GLOBAL_FLAGS]
+    return flags + rest + argv[end:]
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(args=hoist_global_flags(sys.argv[1:]))
 
 
 if __name__ == "__main__":
