@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -118,9 +117,9 @@ def test_killed_run_resumes_without_repeats(fixtures_dir: Path, tmp_path: Path) 
 
 
 def test_unreachable_server_one_line_exit_1(fixtures_dir: Path, tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    from docvl.system import free_port
+
+    port = free_port()  # a port nobody listens on
     result = _docvl("convert", str(fixtures_dir / "pdfs" / "edgar.pdf"), "--out", str(tmp_path),
                     "--server", f"http://127.0.0.1:{port}/v1", "--set", "convert.connect_retries=1")  # fmt: skip
     assert result.returncode == 1

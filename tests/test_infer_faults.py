@@ -125,11 +125,9 @@ def test_bad_inputs_reported_counted_and_run_goes_on(fixtures_dir: Path, tmp_pat
 
 
 def test_unreachable_server_fails_fast(tmp_path: Path) -> None:
-    import socket
+    from docvl.system import free_port
 
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     with pytest.raises(EngineUnavailableError, match="cannot reach"):
         open_engine(_config(), server=f"http://127.0.0.1:{port}/v1")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from docvl.errors import DocvlError
+from docvl.system import free_port
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 SERVER_START_TIMEOUT_S = 180.0
@@ -69,12 +69,6 @@ def _run(name: str, command: list[str], summarize: Callable[[dict[str, Any]], st
     except json.JSONDecodeError:
         data = {}
     return StageResult(name, command, seconds, summarize(data), data=data)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
@@ -137,7 +131,7 @@ def run_quickstart(
     results.append(_run("eval", _docvl("eval", str(checkpoint), "--sets", f"heldout={pages}", "--json"), _eval_summary))
 
     progress("serve")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     server = subprocess.Popen(

@@ -21,9 +21,9 @@ from typing import Any
 from docvl.config import DocvlConfig, save_config
 from docvl.data.pageset import MANIFEST
 from docvl.data.sources import DocRef, SourcePage, doc_id_for
-from docvl.data.validate import default_jobs
 from docvl.errors import UsageError
 from docvl.io import JsonlAppender, atomic_write_bytes, atomic_write_text, read_jsonl, sha256_bytes
+from docvl.system import usable_cpus
 
 # In reverse order of preference when two sources hold the same PDF (labelled sources win).
 SOURCE_MODULES = {
@@ -212,7 +212,7 @@ def prepare(
         if progress:
             progress(1)
 
-    jobs = jobs or default_jobs()
+    jobs = jobs or usable_cpus()
     with JsonlAppender(manifest_path) as manifest, JsonlAppender(error_path) as error_log:
         if jobs == 1 or len(todo) <= 1:
             for task in todo:

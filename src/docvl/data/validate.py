@@ -8,7 +8,6 @@ matter parses strictly, and its body passes the training text rules (`docvl.data
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ from docvl.errors import PageFormatError, PdfError
 from docvl.io import atomic_write_text, read_jsonl
 from docvl.page import parse_page
 from docvl.pdf import PdfFile
+from docvl.system import usable_cpus
 
 CHECKS = (
     "pair_complete",
@@ -171,10 +171,6 @@ def _check_chunk(args: tuple[list[Pair], ValidateOptions]) -> list[list[Failure]
     return [check_pair(pair, options) for pair in pairs]
 
 
-def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
 def validate_pageset(
     root: str | Path,
     options: ValidateOptions | None = None,
@@ -186,7 +182,7 @@ def validate_pageset(
     pairs = find_pairs(root)
     report = ValidateReport()
     started = time.perf_counter()
-    jobs = jobs or default_jobs()
+    jobs = jobs or usable_cpus()
     chunk = max(1, min(32, len(pairs) // (jobs * 4) or 1))
     chunks = [(pairs[i : i + chunk], options) for i in range(0, len(pairs), chunk)]
 

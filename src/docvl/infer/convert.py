@@ -45,6 +45,7 @@ from docvl.infer.engines import Engine, EngineUnavailableError, PageRequest, Rep
 from docvl.io import atomic_write_text, read_jsonl, sha256_file
 from docvl.page import Page, parse_page
 from docvl.prompts import build_prompt
+from docvl.system import usable_cpus
 
 PDF_SUFFIXES = {".pdf"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -379,7 +380,7 @@ class Converter:
         self.opts = config.convert
         self.out = out
         self.pages_spec = pages
-        self.workers = render_workers or self.opts.render_workers or os.cpu_count() or 1
+        self.workers = render_workers or self.opts.render_workers or usable_cpus()
         self.window = self.opts.max_pages_in_flight or 2 * self.opts.concurrency
         self.results = out / results_name(shard)
         self.shard = shard

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from docvl.errors import DocvlError
+from docvl.system import free_port
 
 if TYPE_CHECKING:
     from docvl.config import DocvlConfig, ServeConfig
@@ -481,14 +482,8 @@ def open_engine(
     checkpoint = resolve_checkpoint(str(model))
     if not isinstance(checkpoint, Path):
         raise EngineError(f"vLLM serves local checkpoint folders; '{model}' is not one")
-    port = _free_port()
+    port = free_port()
     return VllmEngine(checkpoint, config, port=port, log_path=(log_dir or Path(".")) / f"vllm-{port}.log")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_config(checkpoint: str | Path | None, config_file: str | Path | None, overrides: list[str]) -> DocvlConfig:

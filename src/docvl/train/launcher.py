@@ -8,7 +8,6 @@ On a machine without GPUs `--gpus N` is an error unless `train.use_cpu=true` (N 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from docvl.config import DocvlConfig, save_config
 from docvl.errors import UsageError
+from docvl.system import free_port
 
 DEFAULT_MASTER_PORT = 29500
 
@@ -63,15 +63,9 @@ def check_launch(launch: Launch, config: DocvlConfig) -> None:
         raise UsageError(f"--gpus {launch.gpus} but this machine has {available} GPU(s)", hint=hint)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def torchrun_command(launch: Launch, config_file: Path, resume: str | None) -> list[str]:
     """The torchrun command line this launch runs on this node."""
-    port = launch.master_port or (DEFAULT_MASTER_PORT if launch.nnodes > 1 else _free_port())
+    port = launch.master_port or (DEFAULT_MASTER_PORT if launch.nnodes > 1 else free_port())
     command = [
         sys.executable, "-m", "torch.distributed.run",
         f"--nproc_per_node={launch.processes}", f"--nnodes={launch.nnodes}", f"--node_rank={launch.node_rank}",
