@@ -35,7 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "pdfs"
+FIXTURES = ROOT / "tests" / "fixtures" / "pdfs"
 OLMOCR_PYTHON = Path("/tmp/olmref/bin/python")
 SINGLE_PAGE = ["edgar.pdf", "olmo-page-1.pdf", "dolma-page-1.pdf", "ambiguous.pdf", "some_ocr1.pdf", "edgar_image.pdf"]
 

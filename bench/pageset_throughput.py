@@ -4,7 +4,7 @@ The floor does the least work that any checker must do on the same pages with th
 open each PDF with pypdfium2 (and, with rendering on, render its page at the same size). docvl should reach
 at least 70% of it. Prints one summary line.
 
-    .venv/bin/python bench/pageset_throughput.py [--pages 240] [--jobs 2] [--fixtures ../shared/fixtures]
+    .venv/bin/python bench/pageset_throughput.py [--pages 240] [--jobs 2] [--fixtures tests/fixtures]
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--longest", type=int, default=1288)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--fixtures", type=Path, default=REPO.parent / "shared" / "fixtures")
+    parser.add_argument("--fixtures", type=Path, default=REPO / "tests" / "fixtures")
     args = parser.parse_args()
 
     results = {}

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from docvl.eval import score_bench
+from docvl.scoring import score_bench
 
 _WORDS = (
     "the model reads each page and writes markdown with tables formulas and headings while keeping "

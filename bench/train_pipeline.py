@@ -6,7 +6,7 @@ so target lengths vary as in real data); samples over data.max_length 8192 are d
 Tokenization uses the tiny Qwen2.5-VL processor: its tokenizer is smaller than Qwen's, so absolute token
 counts differ; the image path is the real one.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/train_pipeline.py [--dim 1288] [--rounds 3] [--fixtures ../shared/fixtures]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/train_pipeline.py [--dim 1288] [--rounds 3] [--fixtures tests/fixtures]
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=1288)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--fixtures", type=Path, default=REPO.parent / "shared" / "fixtures")
+    parser.add_argument("--fixtures", type=Path, default=REPO / "tests" / "fixtures")
     options = parser.parse_args()
     torch.set_num_threads(1)
 

@@ -1,4 +1,4 @@
-"""Shared test fixtures: the public fixture files beside the checkout, and a quiet, offline environment."""
+"""Shared test fixtures: the public fixture files in tests/fixtures, and a quiet, offline environment."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(autouse=True)
@@ -22,9 +22,7 @@ def _offline_single_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """`../shared/fixtures`: real public PDFs (`pdfs/`) and page pairs (`pairs/`). Read-only: copy to change."""
-    if not FIXTURES.is_dir():
-        pytest.fail(f"fixtures not found at {FIXTURES}: tests expect ../shared beside the checkout")
+    """`tests/fixtures`: real public PDFs (`pdfs/`) and page pairs (`pairs/`). Read-only: copy to change."""
     return FIXTURES
 
 

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from docvl.cli import app
 from docvl.config import load_config, save_config
-from docvl.eval import score_bench
 from docvl.eval.heldout import score_page
 from docvl.page import FrontMatter, Page
+from docvl.scoring import score_bench
 from docvl.train.run import train
 
 EVAL_PAGES = ("edgar", "untable", "blanktext")  # text, an HTML table, a blank page

@@ -36,9 +36,9 @@ from docvl.config import DatasetSpec, DocvlConfig
 from docvl.data.dataset import PageSet, load_pageset
 from docvl.data.pageset import Pair
 from docvl.errors import DocvlError, UsageError
-from docvl.eval.metrics import normalized_edit_distance, pooled_edit_distance, teds
-from docvl.eval.normalize import normalize_text
 from docvl.page import FrontMatter, Page, parse_page
+from docvl.scoring.metrics import normalized_edit_distance, pooled_edit_distance, teds
+from docvl.scoring.normalize import normalize_text
 
 FIELDS = {
     "language": "primary_language",

@@ -36,8 +36,8 @@ from typing import Any
 
 from docvl.config import DocvlConfig, load_config, read_yaml
 from docvl.errors import DocvlError, UsageError
-from docvl.eval.bench import BenchReport, load_bench, score_bench
 from docvl.eval.heldout import eval_generation_config, eval_sets, generate_set, teacher_forced_losses
+from docvl.scoring.bench import BenchReport, load_bench, score_bench
 
 Report = Callable[[str], None]
 Progress = Callable[[str, int], Any]  # (description, total) -> context manager yielding on_page(pages, fallbacks)

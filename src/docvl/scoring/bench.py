@@ -3,7 +3,7 @@
 Layout (as olmOCR-bench's `benchmark.py` reads it):
 
 * `BENCH/*.jsonl`: one test per line with `pdf` (path under `pdfs/`), `page` (1-based), `id`,
-  `type`, `max_diffs` and the type's fields (see `docvl.eval.bench_tests`);
+  `type`, `max_diffs` and the type's fields (see `docvl.scoring.bench_tests`);
 * `BENCH/pdfs/**.pdf`: the documents;
 * `OUTPUTS/<pdf path without .pdf>_pg<page>_repeat<k>.md`: one file per generation (repeat) of
   each page, at the same relative path as the PDF under `pdfs/`.
@@ -25,7 +25,7 @@ Where our verdict can differ from olmOCR-bench
 Compared with olmocr 0.4.27 (`olmocr/bench/tests.py`, `benchmark.py`):
 
 * math: the reference renders formulas with KaTeX in headless Chromium and compares MathML and
-  glyph layout. We compare canonical LaTeX token sequences (`docvl.eval.mathmatch`): spellings that
+  glyph layout. We compare canonical LaTeX token sequences (`docvl.scoring.mathmatch`): spellings that
   render the same but are not covered by the canonicalization (e.g. `\\mathrm{d}` vs `\\text{d}`,
   `a^{b}_{c}` vs `{a_c}^b`, macros, array layouts) fail here and may pass there; formulas KaTeX
   cannot render are not rejected at load time here.
@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from docvl.errors import UsageError
-from docvl.eval.bench_tests import BaselineTest, BenchTest, BenchTestError, Page, load_test
+from docvl.scoring.bench_tests import BaselineTest, BenchTest, BenchTestError, Page, load_test
 
 _OUTPUT_NAME = re.compile(r"^(?P<stem>.+)_pg(?P<page>\d+)_repeat(?P<repeat>\d+)\.md$")
 BASELINE_FILE = "baseline"

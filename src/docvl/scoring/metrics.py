@@ -1,6 +1,6 @@
 """Generation metrics: edit distance per page and pooled, and TEDS for HTML tables.
 
-Inputs are compared as given; call `docvl.eval.normalize.normalize_text` on both sides first when
+Inputs are compared as given; call `docvl.scoring.normalize.normalize_text` on both sides first when
 typography should not count (TEDS does that for cell text itself).
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from docvl.eval.fuzzy import levenshtein
+from docvl.scoring.fuzzy import levenshtein
 
 __all__ = ["levenshtein", "normalized_edit_distance", "pooled_edit_distance", "teds", "tree_edit_distance"]
-from docvl.eval.normalize import normalize_text
-from docvl.eval.tables import Node, parse_html_tables
+from docvl.scoring.normalize import normalize_text
+from docvl.scoring.tables import Node, parse_html_tables
 
 
 def normalized_edit_distance(prediction: str, reference: str) -> float:

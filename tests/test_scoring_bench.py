@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from docvl.errors import UsageError
-from docvl.eval import score_bench
-from docvl.eval.bench_tests import BenchTestError, load_test
+from docvl.scoring import score_bench
+from docvl.scoring.bench_tests import BenchTestError, load_test
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "bench"
 

@@ -2,7 +2,7 @@
 
 Each test is built from one JSONL record (`load_test`), validated as olmOCR-bench validates it, and
 judges one Markdown output with `run(output) -> (passed, explanation)`. Semantics follow olmocr
-0.4.27 `olmocr/bench/tests.py`; `docvl.eval.bench` lists where verdicts can differ.
+0.4.27 `olmocr/bench/tests.py`; `docvl.scoring.bench` lists where verdicts can differ.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
 
-from docvl.eval.fuzzy import Threshold, match_starts, partial_ratio_reaches, ratio_reaches
-from docvl.eval.mathmatch import find_equations, formula_present
-from docvl.eval.normalize import bench_normalize
-from docvl.eval.tables import Grid, html_grids, markdown_grids
+from docvl.scoring.fuzzy import Threshold, match_starts, partial_ratio_reaches, ratio_reaches
+from docvl.scoring.mathmatch import find_equations, formula_present
+from docvl.scoring.normalize import bench_normalize
+from docvl.scoring.tables import Grid, html_grids, markdown_grids
 
 
 class BenchTestError(ValueError):

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from docvl.eval import (
+from docvl.scoring import (
     bench_normalize,
     levenshtein,
     normalize_text,
@@ -14,7 +14,7 @@ from docvl.eval import (
     pooled_edit_distance,
     teds,
 )
-from docvl.eval.fuzzy import lcs_length, partial_ratio_reaches, ratio_reaches
+from docvl.scoring.fuzzy import lcs_length, partial_ratio_reaches, ratio_reaches
 
 
 @pytest.mark.parametrize(
