@@ -14,7 +14,6 @@ from docvl.scoring import (
     pooled_edit_distance,
     teds,
 )
-from docvl.scoring.fuzzy import lcs_length, partial_ratio_reaches, ratio_reaches
 
 
 @pytest.mark.parametrize(
@@ -93,19 +92,6 @@ def test_normalized_and_pooled_edit_distance() -> None:
     pairs = [("abc", "abd"), ("", "xyz"), ("hello", "hello")]
     assert pooled_edit_distance(pairs) == pytest.approx((1 + 3 + 0) / (3 + 3 + 5))
     assert pooled_edit_distance([]) == 0.0
-
-
-def test_lcs_and_fuzz_decisions_at_the_boundary() -> None:
-    assert lcs_length("ABCBDAB", "BDCABA") == 4
-    # ratio = 2 * LCS / (len a + len b): "abcd" vs "abce" is 6/8 = 0.75 exactly
-    assert ratio_reaches("abcd", "abce", (3, 4))
-    assert not ratio_reaches("abcd", "abce", (76, 100))
-    # partial_ratio: best window of the longer string; "abcdefghij" vs window "abcdefghiX" = 9/10
-    assert partial_ratio_reaches("abcdefghij", "zzzz abcdefghiX zzzz", (9, 10))
-    assert not partial_ratio_reaches("abcdefghij", "zzzz abcdeXghiY zzzz", (9, 10))
-    # a window cut off at the start of the text: "def" scored against "abcdef" is 2*3/(6+3) = 2/3
-    assert partial_ratio_reaches("abcdef", "defxyzuvw", (2, 3))
-    assert not partial_ratio_reaches("abcdef", "defxyzuvw", (7, 10))
 
 
 TABLE = "<table><tr><td>{}</td><td>{}</td></tr></table>"

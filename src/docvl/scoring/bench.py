@@ -22,33 +22,21 @@ unknown test, a duplicate id or a test whose PDF is missing is reported as one l
 Where our verdict can differ from olmOCR-bench
 ----------------------------------------------
 
-Compared with olmocr 0.4.27 (`olmocr/bench/tests.py`, `benchmark.py`):
+Reference: allenai/olmocr at commit f7cfe4c22098b154c76b6ec950d1c0a464eecf8d (`olmocr/bench/tests.py`,
+`table_parsing.py`, `benchmark.py`; the same verdicts as release 0.4.27). Its own unit tests
+(`tests/test_tests.py`, `tests/test_table_parsing.py`) run against docvl in
+`tests/test_olmocr_bench_tests.py` and `tests/test_olmocr_table_parsing.py`. Non-math verdicts use
+the reference's libraries (rapidfuzz, fuzzysearch, BeautifulSoup's `html.parser`) with the same
+normalization, thresholds (floats) and table model, so they agree test by test
+(`bench/olmocr_agreement.py` measures it). What remains:
 
 * math: the reference renders formulas with KaTeX in headless Chromium and compares MathML and
-  glyph layout. We compare canonical LaTeX token sequences (`docvl.scoring.mathmatch`): spellings that
-  render the same but are not covered by the canonicalization (e.g. `\\mathrm{d}` vs `\\text{d}`,
-  `a^{b}_{c}` vs `{a_c}^b`, macros, array layouts) fail here and may pass there; formulas KaTeX
-  cannot render are not rejected at load time here.
-* present/absent: the reference thresholds rapidfuzz `partial_ratio` in floating point; we decide
-  the same inequality in exact integers, so a match exactly at the `max_diffs` boundary can pass
-  here where float rounding makes it fail there. For queries over 64 characters rapidfuzz only tries
-  alignments seeded by common substrings; we try all, so we can find a match it misses.
-* present/absent on an output shorter than `len(text) - max_diffs`: `present` fails and `absent`
-  passes (the guard later olmocr versions added); 0.4.27 compares the whole output against the
-  query the other way round, so a near-empty output could pass `present`.
-* order with `max_diffs > 0`: fuzzysearch keeps one best match per group of overlapping matches;
-  we accept every start whose substring is within `max_diffs` edits, so starts can differ by up to
-  `max_diffs` characters when `before` and `after` overlap or nearly touch.
-* table: cells of a `colspan` occupy every column they span and relations are sets (later olmocr
-  versions do the same); 0.4.27 shifts the cells after a colspan left by the span and checks only
-  the one cell up/down/left/right. A relation asked of a cell on the table's edge (`up` in the
-  first row) fails here; 0.4.27 skips it. `top_heading`/`left_heading` are the heading cells
-  (`<th>`, `<thead>`, first Markdown row/column) above/left of the cell; 0.4.27 falls back to any
-  non-empty cell above/left when there is none. HTML is parsed with the standard library parser,
-  not BeautifulSoup: text of inline tags in a cell is joined without separators, a nested table's
-  rows belong to the nested table only, and malformed markup can be repaired differently.
-* unicode: the same NFC + replacement table as the reference; `str.lower()` for case-insensitive
-  tests, as there.
+  glyph layout. We compare canonical parsed LaTeX (`docvl.scoring.mathmatch`): what renders the same
+  is the same (font and style commands, sizing delimiters, spacing, redundant braces, `\\dfrac`);
+  layouts that only coincide visually (different macros drawing the same glyphs, array layouts)
+  can still differ. Formulas KaTeX cannot render are not rejected at load time here.
+* loading: the reference stops at the first bad record; we report it and score the rest (below).
+  A `page` must be a positive integer here; the reference does not check it.
 * scoring: a page missing from the outputs fails its tests (the reference refuses to score the
   whole candidate); PDF pages without any test are not checked (that needs the PDF page count);
   the bootstrap uses a seeded generator (the reference's numpy one is unseeded) and draws each

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from docvl.scoring.fuzzy import levenshtein
+from rapidfuzz.distance import Levenshtein
 
-__all__ = ["levenshtein", "normalized_edit_distance", "pooled_edit_distance", "teds", "tree_edit_distance"]
 from docvl.scoring.normalize import normalize_text
 from docvl.scoring.tables import Node, parse_html_tables
+
+__all__ = ["levenshtein", "normalized_edit_distance", "pooled_edit_distance", "teds", "tree_edit_distance"]
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Levenshtein distance (unit insert, delete, substitute), rapidfuzz's implementation."""
+    return Levenshtein.distance(a, b)
 
 
 def normalized_edit_distance(prediction: str, reference: str) -> float:

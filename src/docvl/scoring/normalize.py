@@ -6,7 +6,7 @@ Two on purpose, never mixed:
   text). It removes differences that are typography, not recognition: Unicode compatibility forms
   (NFKC, so the ligature "ﬁ" is "fi" and full-width "Ａ" is "A"; note it also turns "x²" into "x2"),
   curly quotes, the dash family, `<br>` line breaks, Markdown emphasis markers and whitespace runs.
-* `bench_normalize` reproduces olmOCR-bench's `normalize_text` (olmocr 0.4.27, bench/tests.py) step
+* `bench_normalize` reproduces olmOCR-bench's `normalize_text` (allenai/olmocr f7cfe4c, bench/tests.py) step
   by step, because bench verdicts must be comparable with published olmOCR-bench numbers.
 """
 
@@ -56,13 +56,13 @@ def normalize_text(text: str) -> str:
 
 _BENCH_STEPS = (
     (re.compile(r"<br/?>"), " "),
-    (_SPACES, " "),
     (re.compile(r"\*\*(.*?)\*\*"), r"\1"),
     (re.compile(r"__(.*?)__"), r"\1"),
     (re.compile(r"</?b>"), ""),
     (re.compile(r"</?i>"), ""),
-    (re.compile(r"\*(.*?)\*"), r"\1"),
-    (re.compile(r"_(.*?)_"), r"\1"),
+    (re.compile(r"(\*\*|__)(.*?)\1"), r"\2"),
+    (re.compile(r"(\*|_)(.*?)\1"), r"\2"),
+    (_SPACES, " "),
 )
 _BENCH_TABLE = str.maketrans(
     {
@@ -86,9 +86,10 @@ _BENCH_TABLE = str.maketrans(
 def bench_normalize(text: str) -> str:
     """olmOCR-bench's text normalization, same steps in the same order.
 
-    `<br>`/`<br/>` (lower case, no space) to a space; whitespace runs to one space (ends kept);
-    `**x**`, `__x__`, `<b>`, `<i>` and then any `*x*` / `_x_` pair unwrapped, even inside words;
-    NFC; a fixed table of quotes and dashes to ASCII, full-width low line to '_', micro sign to mu.
+    `<br>`/`<br/>` (lower case, no space) to a space; `**x**`, `__x__`, `<b>`, `<i>` and then any
+    `*x*` / `_x_` pair unwrapped, even inside words, but only within one line (a marker ending a line
+    never pairs with one opening the next); then whitespace runs to one space (ends kept); NFC; a
+    fixed table of quotes and dashes to ASCII, full-width low line to '_', micro sign to mu.
     """
     for pattern, replacement in _BENCH_STEPS:
         text = pattern.sub(replacement, text)

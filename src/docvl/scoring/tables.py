@@ -1,17 +1,20 @@
 """Tables in OCR output: HTML tables as trees (for TEDS) and HTML or Markdown tables as cell grids.
 
-The HTML parser is the standard library's, made forgiving the way browsers are: a `<td>` or `<tr>`
+The TEDS tree parser is the standard library's, made forgiving the way browsers are: a `<td>` or `<tr>`
 left open is closed by the next one, and text in inline tags (`<b>`, `<sup>`...) belongs to the cell
 around it, with `<br>` read as a line break.
 
-`Grid` answers olmOCR-bench's table questions: which cells are directly up/down/left/right of a
-cell, and which heading cells lie above it or to its left. Spanning cells occupy every slot they
-cover, so a cell next to a rowspan sees it in each of its rows, and a colspan header is the top
-heading of every column under it.
+`TableGrid` answers olmOCR-bench's table questions the way its `table_parsing.py` does (allenai/olmocr
+f7cfe4c): which cells are directly up/down/left/right of a cell (spanning cells count in every row and
+column they cover, empty slots are skipped), and which heading cells lie above it or to its left (when
+there is none, the cells at the end of the walk: the top row / leftmost cell). Grids of HTML tables
+come from BeautifulSoup's `html.parser` tree, as in the reference, so malformed markup is read the
+same way; Markdown pipe tables take their first row and first column as headings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -107,109 +110,166 @@ def parse_html_tables(html: str) -> list[Node]:
     return parser.tables
 
 
+Slot = tuple[int, int]
+CellSpec = tuple[str, int, int, bool]  # text, rowspan, colspan, is heading
+
+
 @dataclass(frozen=True)
-class Cell:
-    """A cell placed on the grid: its text, top-left slot, extent and whether it is a heading."""
+class TableGrid:
+    """A table as cells keyed by their top-left (row, col), with neighbour relations as sets of cells."""
 
-    text: str
-    row: int
-    col: int
-    rowspan: int
-    colspan: int
-    heading: bool
+    cell_text: dict[Slot, str]
+    heading_cells: set[Slot]
+    is_rectangular: bool
+    up_relations: dict[Slot, set[Slot]]
+    down_relations: dict[Slot, set[Slot]]
+    left_relations: dict[Slot, set[Slot]]
+    right_relations: dict[Slot, set[Slot]]
 
+    def _heading_walk(self, start: Slot, relation: dict[Slot, set[Slot]]) -> set[Slot]:
+        """Heading cells reached by walking `relation` from `start`; without any, the cells where walks end."""
+        headings: set[Slot] = set()
+        ends: set[Slot] = set()
+        todo = {start}
+        while todo:
+            cur = todo.pop()
+            if cur in self.heading_cells:
+                headings.add(cur)
+            if relation.get(cur):
+                todo |= relation[cur]
+            else:
+                ends.add(cur)
+        return (headings - {start}) or (ends - {start})
 
-class Grid:
-    """A table as slots; each slot holds the index of the cell covering it."""
+    def top_heading_relations(self, row: int, col: int) -> set[Slot]:
+        return self._heading_walk((row, col), self.up_relations)
 
-    def __init__(self, rows: list[list[tuple[str, int, int, bool]]]) -> None:
-        """Place rows of (text, rowspan, colspan, heading) the HTML way: skip slots taken by spans."""
-        self.cells: list[Cell] = []
-        self.slots: dict[tuple[int, int], int] = {}
-        for r, row in enumerate(rows):
-            c = 0
-            for text, rowspan, colspan, heading in row:
-                while (r, c) in self.slots:
-                    c += 1
-                height = len(rows) - r if rowspan < 0 else rowspan
-                width = 1 if colspan < 0 else colspan
-                index = len(self.cells)
-                self.cells.append(Cell(text, r, c, height, width, heading))
-                for dr in range(height):
-                    for dc in range(width):
-                        self.slots.setdefault((r + dr, c + dc), index)
-                c += width
-        self.height = 1 + max((r for r, _ in self.slots), default=-1)
-        self.width = 1 + max((c for _, c in self.slots), default=-1)
-
-    def _walk(self, index: int, d_row: int, d_col: int, *, first_only: bool) -> set[int]:
-        """Cells met walking from every slot of cell `index` in one direction, beyond the cell itself."""
-        cell = self.cells[index]
-        if d_row:
-            starts = [
-                (cell.row + (cell.rowspan - 1 if d_row > 0 else 0), c) for c in range(cell.col, cell.col + cell.colspan)
-            ]
-        else:
-            starts = [
-                (r, cell.col + (cell.colspan - 1 if d_col > 0 else 0)) for r in range(cell.row, cell.row + cell.rowspan)
-            ]
-        found: set[int] = set()
-        for r, c in starts:
-            r, c = r + d_row, c + d_col
-            while 0 <= r < self.height and 0 <= c < self.width:
-                other = self.slots.get((r, c))
-                if other is not None and other != index:
-                    found.add(other)
-                    if first_only:
-                        break
-                r, c = r + d_row, c + d_col
-        return found
-
-    def neighbours(self, index: int, direction: str) -> set[int]:
-        """Cells directly 'up', 'down', 'left' or 'right' of a cell (empty slots are skipped)."""
-        d_row, d_col = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}[direction]
-        return self._walk(index, d_row, d_col, first_only=True)
-
-    def headings(self, index: int, direction: str) -> set[int]:
-        """Every heading cell above ('top') or to the left ('left') of a cell."""
-        d_row, d_col = {"top": (-1, 0), "left": (0, -1)}[direction]
-        return {i for i in self._walk(index, d_row, d_col, first_only=False) if self.cells[i].heading}
+    def left_heading_relations(self, row: int, col: int) -> set[Slot]:
+        return self._heading_walk((row, col), self.left_relations)
 
 
-def _rows_of(table: Node) -> list[tuple[Node, bool]]:
-    """The table's own rows in order, each with whether it sits in a `<thead>`."""
-    rows = []
-    for child in table.children:
-        if child.tag == "tr":
-            rows.append((child, False))
-        elif child.tag in _SECTIONS:
-            rows.extend((tr, child.tag == "thead") for tr in child.children if tr.tag == "tr")
-    return rows
+def _place(rows: list[list[CellSpec]]) -> tuple[dict[Slot, tuple[str, int, int, bool]], list[list[Slot | None]]]:
+    """Cells by top-left slot and the occupancy grid, placing cells the HTML way around running rowspans."""
+    cells: dict[Slot, tuple[str, int, int, bool]] = {}
+    grid: list[list[Slot | None]] = []
+    running: list[tuple[Slot, int] | None] = []  # per column: the spanning cell and the rows it still covers
+
+    def take_running(col: int, line: list[Slot | None]) -> None:
+        cell, left = running[col]  # type: ignore[misc]
+        line.append(cell)
+        running[col] = (cell, left - 1) if left > 1 else None
+
+    for r, specs in enumerate(rows):
+        line: list[Slot | None] = []
+        pending = list(specs)
+        col = 0
+        while pending or col < len(running):
+            if col < len(running) and running[col] is not None:
+                take_running(col, line)
+                col += 1
+                continue
+            if not pending:
+                line.append(None)
+                col += 1
+                continue
+            text, rowspan, colspan, heading = pending.pop(0)
+            rowspan, colspan = max(1, rowspan), max(1, colspan)
+            cells[(r, col)] = (text, rowspan, colspan, heading)
+            running.extend([None] * (col + colspan - len(running)))
+            for c in range(col, col + colspan):
+                line.append((r, col))
+                running[c] = ((r, col), rowspan - 1) if rowspan > 1 else None
+            col += colspan
+        grid.append(line)
+    while any(running):
+        line = []
+        for col in range(len(running)):
+            if running[col] is None:
+                line.append(None)
+            else:
+                take_running(col, line)
+        grid.append(line)
+    return cells, grid
 
 
-def _all_tables(nodes: list[Node]) -> list[Node]:
-    found = []
-    for node in nodes:
-        if node.tag == "table":
-            found.append(node)
-        found.extend(_all_tables(node.children))
-    return found
+def _first_other(grid: list[list[Slot | None]], cell: Slot, path: Iterable[Slot]) -> Slot | None:
+    for r, c in path:
+        other = grid[r][c]
+        if other is not None and other != cell:
+            return other
+    return None
 
 
-def html_grids(html: str) -> list[Grid]:
-    """Grids of every HTML table, nested ones included; `<th>` and `<thead>` cells are headings."""
+def build_grid(rows: list[list[CellSpec]]) -> TableGrid | None:
+    """A TableGrid from rows of (text, rowspan, colspan, heading); None when it has no cell."""
+    cells, grid = _place(rows)
+    used = [c for line in grid for c, slot in enumerate(line) if slot is not None]
+    if not cells or not used:
+        return None
+    width, height = max(used) + 1, len(grid)
+    grid = [(line + [None] * width)[:width] for line in grid]
+    relations: dict[str, dict[Slot, set[Slot]]] = {name: {cell: set() for cell in cells} for name in "udlr"}
+    for (r0, c0), (_, rowspan, colspan, _) in cells.items():
+        r1, c1, cell = r0 + rowspan - 1, c0 + colspan - 1, (r0, c0)
+        paths = {
+            "r": [[(r, c) for c in range(c1 + 1, width)] for r in range(r0, r1 + 1)],
+            "l": [[(r, c) for c in range(c0 - 1, -1, -1)] for r in range(r0, r1 + 1)],
+            "d": [[(r, c) for r in range(r1 + 1, height)] for c in range(c0, c1 + 1)],
+            "u": [[(r, c) for r in range(r0 - 1, -1, -1)] for c in range(c0, c1 + 1)],
+        }
+        for name, walks in paths.items():
+            for walk in walks:
+                other = _first_other(grid, cell, walk)
+                if other is not None:
+                    relations[name][cell].add(other)
+    return TableGrid(
+        cell_text={cell: spec[0] for cell, spec in cells.items()},
+        heading_cells={cell for cell, spec in cells.items() if spec[3]},
+        is_rectangular=all(slot is not None for line in grid for slot in line),
+        up_relations=relations["u"],
+        down_relations=relations["d"],
+        left_relations=relations["l"],
+        right_relations=relations["r"],
+    )
+
+
+def _html_span(value: object) -> int:
+    try:
+        span = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 1
+    return span if span > 0 else 1
+
+
+def html_table_grids(html: str) -> list[TableGrid]:
+    """Grids of every `<table>` (rows of nested tables count in the outer one too, as in the reference).
+
+    `<th>` cells and cells under a `<thead>` are headings; `<br>` is a line break; rowspan="0" runs to
+    the last row.
+    """
+    if "<table" not in html.lower():
+        return []
+    from bs4 import BeautifulSoup
+
     grids = []
-    for table in _all_tables(parse_html_tables(html)):
-        rows = [
-            [
-                (cell.text.strip(), cell.rowspan, cell.colspan, cell.tag == "th" or in_head)
-                for cell in tr.children
-                if cell.tag in _CELLS
-            ]
-            for tr, in_head in _rows_of(table)
-        ]
-        grid = Grid(rows)
-        if grid.cells:
+    for table in BeautifulSoup(html, "html.parser").find_all("table"):
+        trs = table.find_all("tr")
+        rows: list[list[CellSpec]] = []
+        for r, tr in enumerate(trs):
+            in_head = tr.find_parent("thead") is not None
+            row = []
+            for cell in tr.find_all(["th", "td"], recursive=False):
+                for br in cell.find_all("br"):
+                    br.replace_with("\n")
+                raw_rowspan = cell.get("rowspan")
+                rowspan = _html_span(raw_rowspan)
+                if isinstance(raw_rowspan, str) and raw_rowspan.strip() == "0":
+                    rowspan = max(1, len(trs) - r)
+                text = cell.get_text(separator="").strip()
+                row.append((text, rowspan, _html_span(cell.get("colspan")), cell.name == "th" or in_head))
+            rows.append(row)
+        grid = build_grid(rows) if rows else None
+        if grid:
             grids.append(grid)
     return grids
 
@@ -236,7 +296,7 @@ def _pipe_rows(lines: list[str]) -> list[list[str]]:
     return rows
 
 
-def markdown_grids(markdown: str) -> list[Grid]:
+def markdown_table_grids(markdown: str) -> list[TableGrid]:
     """Grids of Markdown pipe tables: runs of two or more lines containing '|'.
 
     The first row and the first column are headings, as olmOCR-bench assumes for Markdown.
@@ -253,7 +313,8 @@ def markdown_grids(markdown: str) -> list[Grid]:
     grids = []
     for run in runs:
         rows = _pipe_rows(run)
-        grid = Grid([[(text, 1, 1, r == 0 or c == 0) for c, text in enumerate(row)] for r, row in enumerate(rows)])
-        if grid.cells:
+        specs = [[(text, 1, 1, r == 0 or c == 0) for c, text in enumerate(row)] for r, row in enumerate(rows)]
+        grid = build_grid(specs)
+        if grid:
             grids.append(grid)
     return grids
