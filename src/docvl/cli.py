@@ -447,7 +447,10 @@ def evaluate(
     ] = None,
     bench: Annotated[Path | None, typer.Option(help="An olmOCR-bench directory (*.jsonl + pdfs/).")] = None,
     outputs: Annotated[
-        Path | None, typer.Option(help="Score Markdown already written for --bench (STEM_pgN_repeatK.md).")
+        list[Path] | None,
+        typer.Option(
+            help="Score Markdown already written for --bench (STEM_pgN_repeatK.md); repeat to compare folders."
+        ),
     ] = None,
     server: Annotated[str | None, typer.Option(help="Generate with this OpenAI-compatible API instead.")] = None,
     work_dir: Annotated[
@@ -462,7 +465,7 @@ def evaluate(
     from docvl.io import atomic_write_text
 
     err = console.err()
-    options = EvalOptions(config, set_ or [], sets or [], bench, outputs, server, None, work_dir)
+    options = EvalOptions(config, set_ or [], sets or [], bench, outputs or [], server, None, work_dir)
     result = run_eval(
         checkpoints or [],
         options,

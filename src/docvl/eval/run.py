@@ -7,7 +7,8 @@ What is evaluated:
   the runtime sections (`serve`, `convert`, `eval`), `--set` overrides come last (`run_config`).
 * `--server URL`: generation goes to that OpenAI-compatible server (no loss then, without a checkpoint);
   otherwise each checkpoint runs with `serve.backend` (vLLM, or transformers in this process).
-* `--bench DIR --outputs DIR`: score Markdown another tool wrote; no model.
+* `--bench DIR --outputs A [--outputs B ...]`: score Markdown other tools wrote, each folder against the same
+  tests (loaded once), side by side; no model, and nothing imported beyond the scoring core.
 
 Per checkpoint: the loss and generation metrics of every held-out set (`docvl.eval.heldout`: `--sets`, or
 without `--sets` and `--bench` the config's `data.eval`), then the bench:
@@ -32,12 +33,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from docvl.config import DocvlConfig, load_config, read_yaml
 from docvl.errors import DocvlError, UsageError
-from docvl.eval.heldout import eval_generation_config, eval_sets, generate_set, teacher_forced_losses
-from docvl.scoring.bench import BenchReport, load_bench, score_bench
+from docvl.scoring.bench import BenchReport, check_bench_dir, load_bench, score_bench, score_outputs
+
+if TYPE_CHECKING:
+    from docvl.config import DocvlConfig
 
 Report = Callable[[str], None]
 Progress = Callable[[str, int], Any]  # (description, total) -> context manager yielding on_page(pages, fallbacks)
@@ -51,7 +53,7 @@ class EvalOptions:
     overrides: list[str] = field(default_factory=list)
     sets: list[str] = field(default_factory=list)
     bench: Path | None = None
-    outputs: Path | None = None
+    outputs: list[Path] = field(default_factory=list)
     server: str | None = None
     api_key: str | None = None
     work_dir: Path | None = None
@@ -91,6 +93,7 @@ def resolve_checkpoint_arg(arg: str, output_dir: str) -> Path | str:
 
 def checkpoint_config(checkpoint: Path | str | None, options: EvalOptions) -> DocvlConfig:
     """The checkpoint's saved config with the runtime sections of `--config` (eval included), then `--set`."""
+    from docvl.config import read_yaml
     from docvl.infer.engines import run_config
 
     extra = read_yaml(options.config_file).get("eval") if options.config_file else None
@@ -118,6 +121,7 @@ def generate_bench(engine: Any, config: DocvlConfig, bench_dir: Path, work_dir: 
     Documents asking for the same pages share one convert run per repeat; the Markdown is the page text
     convert delivers (the text layer for a page without an accepted reply, as a user would get it).
     """
+    from docvl.eval.heldout import eval_generation_config
     from docvl.infer.convert import Converter, InputDoc, read_results
     from docvl.io import atomic_write_text
 
@@ -155,6 +159,7 @@ def evaluate_checkpoint(
     progress: Progress,
 ) -> dict[str, Any]:
     """Loss and generation metrics per held-out set, and the bench, for one checkpoint (or server)."""
+    from docvl.eval.heldout import eval_sets, generate_set, teacher_forced_losses
     from docvl.infer.engines import open_engine
 
     sets, problems = eval_sets(config, options.sets) if options.sets or not options.bench else ([], [])
@@ -178,6 +183,28 @@ def evaluate_checkpoint(
     return run
 
 
+def score_output_folders(bench: Path, folders: list[Path], problem: Report) -> tuple[list[dict[str, Any]], int]:
+    """Each outputs folder scored on the bench's tests, loaded once; a folder that is missing is a problem line."""
+    check_bench_dir(bench)
+    loaded = load_bench(bench)
+    for line in loaded.problems:
+        problem(line)
+    runs = []
+    for folder in folders:
+        try:
+            scored = score_outputs(loaded, folder)
+        except UsageError as exc:
+            problem(str(exc))
+            continue
+        for line in scored.problems:
+            problem(line)
+        scored.problems[:0] = loaded.problems
+        runs.append({"name": str(folder), "checkpoint": None, "sets": {}, "bench": bench_dict(scored, bench, folder)})
+    if not runs:
+        raise UsageError("none of the --outputs folders could be scored")
+    return runs, 1 if len(runs) < len(folders) else 0
+
+
 @contextlib.contextmanager
 def _no_progress(description: str, total: int) -> Iterator[Callable[[int, int], None]]:
     yield lambda pages, fallbacks: None
@@ -197,17 +224,15 @@ def run_eval(
         problems.append(line)
         report(line)
 
-    if options.outputs is not None:
+    if options.outputs:
         if options.bench is None or checkpoints or options.server:
             raise UsageError("--outputs scores pre-written bench Markdown: give --bench DIR and no checkpoint/server")
-        scored = score_bench(options.bench, options.outputs)
-        for line in scored.problems:
-            problem(line)
-        run = {"name": str(options.outputs), "checkpoint": None, "sets": {}}
-        run["bench"] = bench_dict(scored, options.bench, options.outputs)
-        return EvalResult([run], problems)
+        runs, exit_code = score_output_folders(options.bench, options.outputs, problem)
+        return EvalResult(runs, problems, exit_code)
     if not checkpoints and not options.server:
         raise UsageError("nothing to evaluate", hint="give CHECKPOINT..., --server URL, or --bench DIR --outputs DIR")
+
+    from docvl.config import load_config
 
     base = load_config(options.config_file, options.overrides)
     targets: list[tuple[str, Path | str | None]] = []

@@ -174,16 +174,34 @@ def bootstrap_ci(
     return _percentile(means, alpha), _percentile(means, 100 - alpha)
 
 
-def score_bench(bench_dir: Path, outputs_dir: Path, *, seed: int = 0) -> BenchReport:
-    """Score the outputs in `outputs_dir` on the olmOCR-bench tests in `bench_dir`."""
-    bench_dir, outputs_dir = Path(bench_dir), Path(outputs_dir)
+def check_bench_dir(bench_dir: Path) -> None:
+    """UsageError unless `bench_dir` holds olmOCR-bench test files."""
     if not bench_dir.is_dir() or not any(bench_dir.glob("*.jsonl")):
         raise UsageError("no *.jsonl test files here", path=bench_dir, hint="expected an olmOCR-bench directory")
+
+
+def score_bench(bench_dir: Path, outputs_dir: Path, *, seed: int = 0) -> BenchReport:
+    """Score the outputs in `outputs_dir` on the olmOCR-bench tests in `bench_dir`."""
+    bench_dir = Path(bench_dir)
+    check_bench_dir(bench_dir)
+    loaded = load_bench(bench_dir)
+    report = score_outputs(loaded, Path(outputs_dir), seed=seed)
+    report.problems[:0] = loaded.problems
+    return report
+
+
+def score_outputs(loaded: LoadedTests, outputs_dir: Path, *, seed: int = 0) -> BenchReport:
+    """Score one outputs folder on tests already loaded (several folders share one `load_bench`).
+
+    The report's problems are this folder's only: unreadable files, pages without output (one line
+    for a folder with no output file at all).
+    """
     if not outputs_dir.is_dir():
         raise UsageError("outputs directory not found", path=outputs_dir)
-    loaded = load_bench(bench_dir)
-    problems = list(loaded.problems)
+    problems: list[str] = []
     outputs = index_outputs(outputs_dir)
+    if not outputs:
+        problems.append(f"{outputs_dir}: no output files named <pdf path>_pg<page>_repeat<k>.md; every test fails")
     pages: dict[Path, Page | None] = {}
 
     def read(path: Path) -> Page | None:
@@ -203,7 +221,7 @@ def score_bench(bench_dir: Path, outputs_dir: Path, *, seed: int = 0) -> BenchRe
         for test in tests:
             key = (test.pdf.removesuffix(".pdf"), test.page)
             repeats = outputs.get(key, [])
-            if not repeats and key not in missing:
+            if not repeats and key not in missing and outputs:
                 missing.add(key)
                 problems.append(
                     f"{outputs_dir}: no output {key[0]}_pg{key[1]}_repeat*.md for {test.pdf} page {test.page}"
@@ -223,6 +241,8 @@ def score_bench(bench_dir: Path, outputs_dir: Path, *, seed: int = 0) -> BenchRe
                     "id": test.id,
                     "type": test.type,
                     "file": file_name,
+                    "pdf": test.pdf,
+                    "page": test.page,
                     "pass": passed,
                     "explanation": explanation,
                 }
