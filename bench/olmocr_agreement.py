@@ -217,10 +217,16 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "docvl-olmocr-agreement")
     parser.add_argument("--speed", action="store_true", help="also time the reference CLI against docvl eval")
     parser.add_argument("--show", type=int, default=20, help="print up to N differing verdicts")
+    parser.add_argument("--reuse", action="store_true", help="reuse the reference verdicts of the last run")
     args = parser.parse_args()
 
-    bench, candidates = build_bench(args.olmocr_src, args.work)
-    reference = reference_verdicts(args, bench, candidates)
+    bench, candidates = build_bench(args.olmocr_src, args.work)  # deterministic: same outputs on every run
+    cached = args.work / "reference-verdicts.json"
+    if args.reuse and cached.is_file():
+        reference = json.loads(cached.read_text())
+    else:
+        reference = reference_verdicts(args, bench, candidates)
+        cached.write_text(json.dumps(reference))
     ours, problems = docvl_side(bench, candidates)
     for line in problems:
         print(f"docvl problem: {line}")

@@ -192,6 +192,14 @@ def test_math_delimiters(output: str, passes: bool) -> None:
         (r"f'(x)", r"f^{\prime}(x)"),
         (r"\sin x", r"\operatorname{sin} x"),
         (r"a + b", r"c = a + b \quad \text{(sum)}"),  # contained in a longer formula
+        # the same glyphs in another font: from olmOCR's sample benchmark (math_2503_04086)
+        (r"\sum_{s, R s=\mathcal{I}_{i}} \zeta_{n}", r"\sum_{s, Rs = I_i} \zeta_n"),
+        (
+            r"u \in\left(R / \operatorname{Ann}_{R}\left(x_{i}\right)\right)^{\times}",
+            r"u \in (R/\text{Ann}_R(x_i))^\times",
+        ),
+        (r"\mathrm{d} x", r"dx"),
+        (r"\mathbf{v} \cdot \mathbf{w}", r"\boldsymbol{v}\cdot\boldsymbol{w}"),
     ],
 )
 def test_math_canonical_equivalence(expected: str, written: str) -> None:
@@ -201,6 +209,11 @@ def test_math_canonical_equivalence(expected: str, written: str) -> None:
 def test_math_differences_that_matter() -> None:
     assert not verdict("math", r"\[x^{12}\]", math=r"x^{1}2")
     assert not verdict("math", r"\[\frac{1}{23}\]", math=r"\frac{12}{3}")
+    # written at full size, not found inside another formula's subscript (KaTeX draws that smaller)
+    assert not verdict(
+        "math", r"\[\sum_{u \in (R/\text{Ann}_R(x_i))^\times} f(u)\]", math=r"u \in (R/\text{Ann}_R(x_i))^\times"
+    )
+    assert verdict("math", r"\[\sum_{u \in (R/\text{Ann}_R(x_i))^\times} f(u)\]", math=r"f(u)")
     assert not verdict("math", r"$a+b$", math="a+b", ignore_dollar_delimited=True)
     assert verdict("math", r"\(a+b\)", math="a+b", ignore_dollar_delimited=True)
 
