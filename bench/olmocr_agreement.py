@@ -195,12 +195,13 @@ def speed(args: argparse.Namespace, bench: Path, candidates: list[str]) -> str:
     reference = time.perf_counter() - start
     outputs = [arg for name in candidates for arg in ("--outputs", str(bench / name))]
     start = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "docvl.cli", "eval", "--bench", str(bench), *outputs, "--json"],
         capture_output=True,
-        check=False,
+        check=True,
     )
     ours = time.perf_counter() - start
+    assert len(json.loads(done.stdout)["checkpoints"]) == len(candidates)
     return (
         f"speed: {len(candidates)} output folders, reference CLI cold {reference:.1f} s, "
         f"one docvl eval call {ours:.2f} s: {reference / ours:.0f}x"

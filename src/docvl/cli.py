@@ -20,7 +20,7 @@ import click
 import typer
 
 from docvl import __version__, console
-from docvl.errors import DocvlError
+from docvl.errors import DocvlError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -458,6 +458,14 @@ def evaluate(
     ] = None,
     json_: JsonOption = False,
     report: Annotated[Path | None, typer.Option(help="Also write the JSON report to this file.")] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Also write a self-contained HTML report of the bench pages, worst first (needs --bench)."),
+    ] = None,
+    gold: Annotated[
+        Path | None,
+        typer.Option(help="Gold Markdown for the --html report, named like outputs (STEM_pgN_repeatK.md)."),
+    ] = None,
 ) -> None:
     """Evaluate checkpoints: loss and edit distance on held-out pages, olmOCR-bench unit tests."""
     from docvl.eval.report import render_table, worst_lines
@@ -465,6 +473,8 @@ def evaluate(
     from docvl.io import atomic_write_text
 
     err = console.err()
+    if (html or gold) and bench is None:
+        raise UsageError("--html and --gold describe bench pages: give --bench DIR")
     options = EvalOptions(config, set_ or [], sets or [], bench, outputs or [], server, None, work_dir)
     result = run_eval(
         checkpoints or [],
@@ -474,6 +484,10 @@ def evaluate(
     )
     if report:
         atomic_write_text(report, result.to_json() + "\n")
+    if html and bench is not None:
+        from docvl.eval.html_report import write_html_report
+
+        write_html_report(html, result.runs, bench, gold)
     if json_:
         _print_json(result.to_dict())
     elif not console.is_quiet():

@@ -61,18 +61,52 @@ def _format(label: str, value: float | None, run: dict[str, Any]) -> str:
     return f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
 
 
+def _short_names(runs: list[dict[str, Any]]) -> list[str]:
+    short = [Path(run["name"]).name or run["name"] for run in runs]
+    return short if len(set(short)) == len(short) else [run["name"] for run in runs]
+
+
+def render_bench_table(runs: list[dict[str, Any]]) -> Any:
+    """Bench-only runs (output folders) as rows: Average Score with its 95% interval, then each test file;
+    the best value of each column is marked *. Rows keep many outputs readable in a narrow terminal."""
+    from rich.table import Table
+
+    best = best_by_row(runs)
+    table = Table(title="olmOCR-bench" + (" (* best)" if best else ""))
+    table.add_column("outputs", overflow="fold")
+    table.add_column("Average Score [95% CI]", justify="right")
+    files = list(dict.fromkeys(file for run in runs for file in run["bench"]["per_file"]))
+    for file in files:
+        table.add_column(file.removesuffix(".jsonl"), justify="right")
+    for run, name in zip(runs, _short_names(runs), strict=True):
+        bench = run["bench"]
+        cells = [_format("bench overall", bench["overall"], run)]
+        labels = ["bench overall"]
+        for file in files:
+            score = bench["per_file"].get(file)
+            cells.append("-" if score is None else f"{score:.3f}")
+            labels.append(f"bench {file}")
+        marked = [
+            f"[bold]{cell} *[/bold]" if best.get(label) == run["name"] else cell
+            for cell, label in zip(cells, labels, strict=True)
+        ]
+        table.add_row(name, *marked)
+    return table
+
+
 def render_table(runs: list[dict[str, Any]]) -> Any:
     """A rich table: one row per metric, one column per run (headed by its folder name when those are unique);
-    with several runs the best value of each row is marked *."""
+    with several runs the best value of each row is marked *. Bench-only runs: `render_bench_table`."""
     from rich.table import Table
+
+    if runs and all(run.get("bench") and not run.get("sets") for run in runs):
+        return render_bench_table(runs)
 
     best = best_by_row(runs) if len(runs) > 1 else {}
     table = Table(title="docvl eval" + (" (* best)" if best else ""))
     table.add_column("metric")
-    short = [Path(run["name"]).name or run["name"] for run in runs]
-    unique = len(set(short)) == len(short)
-    for run, name in zip(runs, short, strict=True):
-        table.add_column(name if unique else run["name"], justify="right", overflow="fold")
+    for name in _short_names(runs):
+        table.add_column(name, justify="right", overflow="fold")
     labels: dict[str, None] = {}
     cells: dict[tuple[str, str], str] = {}
     for run in runs:
