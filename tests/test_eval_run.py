@@ -160,10 +160,10 @@ def test_bad_bench_lines_one_line_each_rest_scored(bad_bench: Path) -> None:
 
 
 def test_bench_generated_with_the_checkpoint(run_dir: Path, bad_bench: Path, tmp_path: Path) -> None:
-    work = tmp_path / "work"
+    work, html = tmp_path / "work", tmp_path / "report.html"
     code, stdout, stderr = invoke("eval", "checkpoint-2", "--config", str(run_dir / "docvl.yaml"), "--bench",
                                   str(bad_bench), "--work-dir", str(work), "--set", "eval.bench_repeats=2",
-                                  "--json")  # fmt: skip
+                                  "--html", str(html), "--json")  # fmt: skip
     assert code == 0, stderr
     report = json.loads(stdout)
     assert report["sets"] == {} and len(report["problems"]) == 3
@@ -174,6 +174,8 @@ def test_bench_generated_with_the_checkpoint(run_dir: Path, bad_bench: Path, tmp
     assert set(bench["per_file"]) == {"table.jsonl", "text.jsonl", "baseline"}
     assert {t["id"] for t in bench["tests"]} >= {"sci_table_01", "sps_present_01", "ambiguous_present"}
     assert 0.0 <= bench["ci_low"] <= bench["overall"] <= bench["ci_high"] <= 1.0
+    page = html.read_text(encoding="utf-8")
+    assert page.count('<section class="page"') == 3 and "no output for this page" not in page
 
 
 REFERENCE = Page(FrontMatter("en", is_table=True), "Total | 3\n\n<table><tr><td>a</td></tr></table>")

@@ -475,7 +475,7 @@ def evaluate(
     err = console.err()
     if (html or gold) and bench is None:
         raise UsageError("--html and --gold describe bench pages: give --bench DIR")
-    options = EvalOptions(config, set_ or [], sets or [], bench, outputs or [], server, None, work_dir)
+    options = EvalOptions(config, set_ or [], sets or [], bench, outputs or [], server, None, work_dir, html, gold)
     result = run_eval(
         checkpoints or [],
         options,
@@ -484,10 +484,6 @@ def evaluate(
     )
     if report:
         atomic_write_text(report, result.to_json() + "\n")
-    if html and bench is not None:
-        from docvl.eval.html_report import write_html_report
-
-        write_html_report(html, result.runs, bench, gold)
     if json_:
         _print_json(result.to_dict())
     elif not console.is_quiet():

@@ -57,6 +57,8 @@ class EvalOptions:
     server: str | None = None
     api_key: str | None = None
     work_dir: Path | None = None
+    html: Path | None = None
+    gold: Path | None = None
 
 
 @dataclass
@@ -183,6 +185,14 @@ def evaluate_checkpoint(
     return run
 
 
+def write_html(options: EvalOptions, runs: list[dict[str, Any]]) -> None:
+    """The `--html` report of the runs' bench pages, when asked for."""
+    if options.html is not None and options.bench is not None:
+        from docvl.eval.html_report import write_html_report
+
+        write_html_report(options.html, runs, options.bench, options.gold)
+
+
 def score_output_folders(bench: Path, folders: list[Path], problem: Report) -> tuple[list[dict[str, Any]], int]:
     """Each outputs folder scored on the bench's tests, loaded once; a folder that is missing is a problem line."""
     check_bench_dir(bench)
@@ -228,6 +238,7 @@ def run_eval(
         if options.bench is None or checkpoints or options.server:
             raise UsageError("--outputs scores pre-written bench Markdown: give --bench DIR and no checkpoint/server")
         runs, exit_code = score_output_folders(options.bench, options.outputs, problem)
+        write_html(options, runs)
         return EvalResult(runs, problems, exit_code)
     if not checkpoints and not options.server:
         raise UsageError("nothing to evaluate", hint="give CHECKPOINT..., --server URL, or --bench DIR --outputs DIR")
@@ -259,4 +270,5 @@ def run_eval(
                 if line not in problems:  # the same bench, scored for each checkpoint
                     problem(line)
             runs.append(run)
+        write_html(options, runs)  # while generated bench outputs still exist
     return EvalResult(runs, problems, exit_code=1 if len(targets) < len(checkpoints) else 0)
