@@ -15,14 +15,18 @@ formulas with font commands dropped or swapped and extra braces).
 Every (candidate, test, output file) verdict is computed by both scorers - the reference in a
 subprocess running PY, docvl here - and compared. One summary line:
 
-    agreement: non-math A/B (P%), math C/D (Q%) over K candidates
+    agreement over K candidates: non-math A/B (P%), math C/D (Q%)
+
+With `--synthetic N`, the same on `bench/score_speed.py`'s generated bench (N pages of prose with typos,
+HTML and Markdown tables with spans, formulas; tests of every type).
 
 With `--speed`: seven of those folders, the reference CLI (`python -m olmocr.bench.benchmark --dir BENCH`,
 cold: fresh equation cache) against one `docvl eval --bench BENCH --outputs ... (x7) --json` process, wall
 time.
 
 Measured on 2026-12-03 against allenai/olmocr f7cfe4c (2 shared CPU cores, Debian chromium 150): non-math
-864/864, math 96/96 over 8 candidates; 7 folders in 0.99 s against the reference CLI's 49.0 s cold (49x).
+864/864, math 96/96 over 8 candidates; `--synthetic 200`: non-math 4800/4800, math 800/800; 7 folders in
+0.99 s against the reference CLI's 49.0 s cold (49x).
 """
 
 from __future__ import annotations
@@ -226,6 +230,26 @@ def speed(args: argparse.Namespace, bench: Path, candidates: list[str]) -> str:
     )
 
 
+def compare(label: str, reference: dict, ours: dict[str, bool], show: int) -> None:
+    """Print up to `show` differing verdicts and the summary line."""
+    counts = {"non-math": [0, 0], "math": [0, 0]}
+    differences = []
+    for key, verdict in reference["verdicts"].items():
+        kind = "math" if reference["types"][key.split("|")[1]] == "math" else "non-math"
+        counts[kind][1] += 1
+        if ours.get(key) == verdict:
+            counts[kind][0] += 1
+        else:
+            differences.append(f"  {key}: reference {verdict}, docvl {ours.get(key)}")
+    extra = sorted(set(ours) - set(reference["verdicts"]))
+    for line in differences[:show]:
+        print(line)
+    if extra:
+        print(f"  {len(extra)} verdicts only docvl made, e.g. {extra[0]}")
+    parts = [f"{kind} {ok}/{total} ({100 * ok / max(total, 1):.1f}%)" for kind, (ok, total) in counts.items()]
+    print(f"{label}: {', '.join(parts)}")
+
+
 def main() -> None:
     if len(sys.argv) > 3 and sys.argv[1] == "--reference-side":
         reference_side(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4:])
@@ -237,6 +261,7 @@ def main() -> None:
     parser.add_argument("--speed", action="store_true", help="also time the reference CLI against docvl eval")
     parser.add_argument("--show", type=int, default=20, help="print up to N differing verdicts")
     parser.add_argument("--reuse", action="store_true", help="reuse the reference verdicts of the last run")
+    parser.add_argument("--synthetic", type=int, default=0, help="also compare on score_speed.py's bench of N pages")
     args = parser.parse_args()
 
     bench, candidates = build_bench(args.olmocr_src, args.work)  # deterministic: same outputs on every run
@@ -249,22 +274,14 @@ def main() -> None:
     ours, problems = docvl_side(bench, candidates)
     for line in problems:
         print(f"docvl problem: {line}")
-    counts = {"non-math": [0, 0], "math": [0, 0]}
-    differences = []
-    for key, verdict in reference["verdicts"].items():
-        kind = "math" if reference["types"][key.split("|")[1]] == "math" else "non-math"
-        counts[kind][1] += 1
-        if ours.get(key) == verdict:
-            counts[kind][0] += 1
-        else:
-            differences.append(f"  {key}: reference {verdict}, docvl {ours.get(key)}")
-    extra = sorted(set(ours) - set(reference["verdicts"]))
-    for line in differences[: args.show]:
-        print(line)
-    if extra:
-        print(f"  {len(extra)} verdicts only docvl made, e.g. {extra[0]}")
-    parts = [f"{kind} {ok}/{total} ({100 * ok / max(total, 1):.1f}%)" for kind, (ok, total) in counts.items()]
-    print(f"agreement: {', '.join(parts)} over {len(candidates)} candidates")
+    compare(f"agreement over {len(candidates)} candidates", reference, ours, args.show)
+    if args.synthetic:
+        from score_speed import make_synthetic_bench  # bench/ is this script's folder
+
+        shutil.rmtree(args.work / "synthetic", ignore_errors=True)
+        synthetic, outputs = make_synthetic_bench(args.work / "synthetic", args.synthetic, 1, 0)
+        ours, _ = docvl_side(synthetic, [outputs.name])
+        compare("synthetic agreement", reference_verdicts(args, synthetic, [outputs.name]), ours, args.show)
     if args.speed:
         print(speed(args, bench, candidates))
 
