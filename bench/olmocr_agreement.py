@@ -25,7 +25,7 @@ cold: fresh equation cache) against one `docvl eval --bench BENCH --outputs ... 
 time.
 
 Measured on 2026-12-03 against allenai/olmocr f7cfe4c (2 shared CPU cores, Debian chromium 150): non-math
-864/864, math 96/96 over 8 candidates; `--synthetic 200`: non-math 4800/4800, math 800/800; 7 folders in
+864/864, math 96/96 over 8 candidates; `--synthetic 200`: non-math 6200/6200, math 800/800; 7 folders in
 0.99 s against the reference CLI's 49.0 s cold (49x).
 """
 

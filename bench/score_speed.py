@@ -3,8 +3,9 @@
     python bench/score_speed.py [--pages 60] [--repeats 1] [--seed 0] [--keep DIR]
 
 It writes a synthetic bench (random prose pages with typos, HTML and Markdown tables with spans,
-formulas; tests of every type, about half of which should fail) into a temporary directory, then
-times `score_bench` on it. The same generator serves to compare verdicts with the reference scorer.
+formulas, headings, emphasis, footnotes; tests of every type, about half of which should fail) into a
+temporary directory, then times `score_bench` on it. The same generator serves to compare verdicts with
+the reference scorer (`bench/olmocr_agreement.py --synthetic N`).
 """
 
 from __future__ import annotations
@@ -109,7 +110,20 @@ def _page(rng: random.Random, tag: str) -> tuple[list[str], list[dict[str, objec
     for formula in formulas:
         tests.append({"type": "math", "math": formula})
     tests.append({"type": "math", "math": r"\frac{\pi}{2} \neq 0"})
+    heading, bold, italic = (_sentence(rng, 6) for _ in range(3))
+    tests += [
+        {"type": "format", "format": "heading", "text": heading[:30]},
+        {"type": "format", "format": "bold", "text": bold[:30], "max_diffs": 1},
+        {"type": "format", "format": "italic", "text": bold[:30]},  # bold, not italic: fails
+        {"type": "format", "format": "italic", "text": italic.upper(), "case_sensitive": False},
+        {"type": "footnote", "marker": "1", "appears_before_marker": "the claim"},
+        {"type": "footnote", "marker": "2", "appears_after_marker": "with a tail"},
+        {"type": "footnote", "marker": "3"},  # no such marker: fails
+    ]
     blocks = list(sentences)
+    blocks.insert(30, f"## {heading}")
+    blocks.insert(31, f"Some **{bold}** and *{italic}* here.")
+    blocks.insert(32, "Here is the claim[^1] that continues<sup>2</sup> with a tail.\n\n[^1]: The footnote.")
     blocks.insert(10, html)
     blocks.insert(20, md)
     blocks.insert(5, f"\\[{formulas[0]}\\]")
