@@ -95,11 +95,18 @@ def _stage(func: F) -> F:
 
 def _load_config(path: Path | None, overrides: list[str] | None, fallback_dir: Path | None = None) -> Any:
     """The config from --config, else the one saved in `fallback_dir`, else the defaults; then overrides."""
-    from docvl.config import CONFIG_FILENAME, load_config
+    from docvl.config import CONFIG_FILENAME
+    from docvl.runconfig import resolve_run_config
 
     if path is None and fallback_dir is not None and (fallback_dir / CONFIG_FILENAME).is_file():
         path = fallback_dir / CONFIG_FILENAME
-    return load_config(path, overrides or [])
+    return resolve_run_config(None, path, overrides or [], warn=_warn)
+
+
+def _warn(line: str) -> None:
+    from rich.markup import escape
+
+    console.err().print(f"[yellow]warning[/yellow] {escape(line)}", highlight=False)
 
 
 def _print_json(data: dict[str, Any]) -> None:
@@ -290,10 +297,11 @@ def serve(
 def _load_config_for_run(
     checkpoint: str | None, config: Path | None, overrides: list[str] | None, backend: str | None
 ) -> Any:
-    """The run config: the checkpoint's saved config first (see `docvl.infer.engines.run_config`)."""
-    from docvl.infer.engines import run_config
+    """The run config: the checkpoint's saved config first (see `docvl.runconfig`)."""
+    from docvl.runconfig import resolve_run_config
 
-    return run_config(checkpoint, config, [*(overrides or []), *([f"serve.backend={backend}"] if backend else [])])
+    overrides = [*(overrides or []), *([f"serve.backend={backend}"] if backend else [])]
+    return resolve_run_config(checkpoint, config, overrides, warn=_warn)
 
 
 @app.command(
@@ -329,7 +337,14 @@ def convert(
 
     if server is None and model is None:
         raise typer.BadParameter("give --server URL or --model CHECKPOINT")
-    cfg = _load_config_for_run(None if server else model, config, set_, None)
+    if server is None:
+        cfg = _load_config_for_run(model, config, set_, None)
+    else:
+        from docvl.infer.server_config import config_for_server
+
+        cfg = config_for_server(
+            server, model=model, config_file=config, overrides=set_ or [], api_key=api_key, warn=_warn
+        )
     shard_spec = parse_shard(shard) if shard else None
     engine = open_engine(cfg, server=server, api_key=api_key, model=model, log_dir=out / ".docvl")
     try:

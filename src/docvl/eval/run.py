@@ -4,9 +4,10 @@ What is evaluated:
 
 * `CHECKPOINT...`: each is a folder, or a name (`checkpoint-500`, `final`) inside the `--config`'s
   `train.output_dir`. Its own `docvl.yaml` supplies prompt, image size and output schema; `--config` adds only
-  the runtime sections (`serve`, `convert`, `eval`), `--set` overrides come last (`run_config`).
-* `--server URL`: generation goes to that OpenAI-compatible server (no loss then, without a checkpoint);
-  otherwise each checkpoint runs with `serve.backend` (vLLM, or transformers in this process).
+  the runtime sections, `--set` overrides come last (`docvl.runconfig.resolve_run_config`).
+* `--server URL`: generation goes to that OpenAI-compatible server (no loss then, without a checkpoint), with
+  the config of the checkpoint it serves (`docvl.infer.server_config.config_for_server`); otherwise each
+  checkpoint runs with `serve.backend` (vLLM, or transformers in this process).
 * `--bench DIR --outputs DIR`: score Markdown another tool wrote; no model.
 
 Per checkpoint: the loss and generation metrics of every held-out set (`docvl.eval.heldout`: `--sets`, or
@@ -34,9 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docvl.config import DocvlConfig, load_config, read_yaml
+from docvl.config import DocvlConfig
 from docvl.errors import DocvlError, UsageError
 from docvl.eval.heldout import eval_generation_config, eval_sets, generate_set, teacher_forced_losses
+from docvl.runconfig import resolve_run_config
 from docvl.scoring.bench import BenchReport, load_bench, score_bench
 
 Report = Callable[[str], None]
@@ -89,13 +91,21 @@ def resolve_checkpoint_arg(arg: str, output_dir: str) -> Path | str:
     raise UsageError("checkpoint not found", arg, f"neither a folder nor one in train.output_dir {output_dir}")
 
 
-def checkpoint_config(checkpoint: Path | str | None, options: EvalOptions) -> DocvlConfig:
-    """The checkpoint's saved config with the runtime sections of `--config` (eval included), then `--set`."""
-    from docvl.infer.engines import run_config
+def target_config(checkpoint: Path | str | None, options: EvalOptions, report: Report) -> DocvlConfig:
+    """The checkpoint's own config, or without one the config of the checkpoint `--server` serves; the
+    runtime sections of `--config` and the `--set` overrides on top."""
+    if checkpoint is None and options.server:
+        from docvl.infer.server_config import config_for_server
 
-    extra = read_yaml(options.config_file).get("eval") if options.config_file else None
-    eval_overrides = [f"eval.{key}={json.dumps(value)}" for key, value in (extra or {}).items()]
-    return run_config(checkpoint, options.config_file, [*eval_overrides, *options.overrides])
+        return config_for_server(
+            options.server,
+            model=None,
+            config_file=options.config_file,
+            overrides=options.overrides,
+            api_key=options.api_key,
+            warn=report,
+        )
+    return resolve_run_config(checkpoint, options.config_file, options.overrides, warn=report)
 
 
 def bench_dict(report: BenchReport, bench_dir: Path, outputs: Path | None) -> dict[str, Any]:
@@ -209,7 +219,7 @@ def run_eval(
     if not checkpoints and not options.server:
         raise UsageError("nothing to evaluate", hint="give CHECKPOINT..., --server URL, or --bench DIR --outputs DIR")
 
-    base = load_config(options.config_file, options.overrides)
+    base = resolve_run_config(None, options.config_file, options.overrides, warn=report)
     targets: list[tuple[str, Path | str | None]] = []
     for arg in checkpoints:
         try:
@@ -226,7 +236,7 @@ def run_eval(
     with contextlib.ExitStack() as stack:
         work_root = options.work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="docvl-eval-")))
         for number, (name, checkpoint) in enumerate(targets):
-            config = checkpoint_config(checkpoint, options)
+            config = target_config(checkpoint, options, report)
             resolved = resolve_checkpoint(str(checkpoint)) if checkpoint else None
             work_dir = work_root / f"{number:02d}-{Path(name).name or 'server'}"
             run = evaluate_checkpoint(name, resolved, config, options, work_dir, report, progress)
