@@ -20,7 +20,6 @@ The test lists every violation at once, one line each, so a refactoring can see 
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"

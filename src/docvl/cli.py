@@ -121,10 +121,13 @@ def prepare(
     sources: Annotated[list[Path], typer.Argument(help="PDF files or directories, pair folders, olmOCR-mix datasets.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The page set directory to create or finish.")],
     kind: Annotated[
-        str, typer.Option(help="auto | pdfs | pairs | olmocr-mix | converted (auto detects it per source).")
-    ] = "auto",
-    eval_fraction: Annotated[float, typer.Option(help="Share of source documents held out for eval.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the train/eval split.")] = 0,
+        str | None,
+        typer.Option(help="auto | pdfs | pairs | olmocr-mix | converted (default prepare.kind: auto, per source)."),
+    ] = None,
+    eval_fraction: Annotated[
+        float | None, typer.Option(help="Share of source documents held out for eval (default prepare.eval_fraction).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the train/eval split (default prepare.seed).")] = None,
     jobs: JobsOption = None,
     link: Annotated[bool, typer.Option(help="Symlink existing single-page PDFs instead of copying them.")] = False,
     config: ConfigOption = None,
@@ -134,17 +137,16 @@ def prepare(
     """Build a page set (single-page PDF + Markdown pairs, manifest.jsonl, train/ and eval/ splits)."""
     from docvl.data.prepare import prepare as run_prepare
 
-    cfg = _load_config(config, set_)
-    if not 0 <= eval_fraction < 1:
-        raise typer.BadParameter("must be in [0, 1)", param_hint="--eval-fraction")
+    flags = {"kind": kind, "eval_fraction": eval_fraction, "seed": seed}
+    cfg = _load_config(config, [*(set_ or []), *(f"prepare.{k}={v}" for k, v in flags.items() if v is not None)])
     with console.progress_bar("prepare", None) as (advance, set_total):
         summary = run_prepare(
             sources,
             out,
             cfg,
-            kind=kind,
-            eval_fraction=eval_fraction,
-            seed=seed,
+            kind=cfg.prepare.kind,
+            eval_fraction=cfg.prepare.eval_fraction,
+            seed=cfg.prepare.seed,
             jobs=jobs,
             link=link,
             progress=advance,
