@@ -45,7 +45,8 @@ def run(config, processor, md: Path) -> tuple[Sample | None, SamplePipeline]:
         ("a \\textbf{b} c", "a **b** c"),
         ("\\textit{x \\textbf{y}}", "*x **y***"),
         ("\\(\\textbf{v}\\) and \\textbf{w}", "\\(\\textbf{v}\\) and **w**"),
-        ("$$\\textit{m}$$ \\textit{n}", "$$\\textit{m}$$ *n*"),
+        ("\\[\\textit{m} \\\\[2pt]\\] \\textit{n}", "\\[\\textit{m} \\\\[2pt]\\] *n*"),
+        ("$\\textit{m}$", "$*m*$"),  # dollars are no math delimiters in the page format (a text rule rejects them)
         ("\\textbf{open", "\\textbf{open"),
     ],
 )

@@ -229,6 +229,11 @@ class DocvlConfig(Section):
         return value
 
 
+def field_default(section: type[BaseModel], name: str) -> Any:
+    """The default of one config key, for code outside the config that needs the same default (never a copy)."""
+    return section.model_fields[name].get_default(call_default_factory=True)
+
+
 def _section_fields(model: type[BaseModel], path: list[str]) -> dict[str, Any]:
     """The fields valid at `path` (for "did you mean" hints)."""
     for key in path:

@@ -153,9 +153,7 @@ def run_quickstart(
                     "convert",
                     *pdfs,
                     "--server",
-                    f"{url}/v1",
-                    "--config",
-                    str(final / "docvl.yaml"),
+                    f"{url}/v1",  # the server tells which config its checkpoint was trained with
                     "--out",
                     str(converted),
                     "--json",

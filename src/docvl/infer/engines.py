@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from docvl.config import ConvertConfig, field_default
 from docvl.errors import DocvlError
 from docvl.system import free_port
 
@@ -55,7 +56,7 @@ class PageRequest:
     image_url: str
     prompt: str
     temperature: float = 0.0
-    max_tokens: int = 8000
+    max_tokens: int = field_default(ConvertConfig, "max_new_tokens")
     image_first: bool = True
 
 
@@ -118,9 +119,9 @@ class OpenAIEngine(Engine):
         *,
         api_key: str | None = None,
         model: str | None = None,
-        timeout_s: float = 600.0,
-        concurrency: int = 64,
-        connect_retries: int = 3,
+        timeout_s: float = field_default(ConvertConfig, "request_timeout_s"),
+        concurrency: int = field_default(ConvertConfig, "concurrency"),
+        connect_retries: int = field_default(ConvertConfig, "connect_retries"),
         retry_backoff_s: float = 0.5,
     ):
         self.base_url = normalize_base_url(base_url)

@@ -158,7 +158,7 @@ def parse_chat_request(payload: dict[str, Any]) -> PageRequest:
         image_url=images[0],
         prompt="\n".join(texts),
         temperature=float(payload.get("temperature") or 0.0),
-        max_tokens=int(payload.get("max_tokens") or payload.get("max_completion_tokens") or 8000),
+        max_tokens=int(payload.get("max_tokens") or payload.get("max_completion_tokens") or PageRequest.max_tokens),
         image_first=kinds.index("image_url") < (kinds.index("text") if "text" in kinds else len(kinds)),
     )
 
