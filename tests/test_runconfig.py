@@ -4,8 +4,13 @@ every path to a served model sending what the checkpoint was trained with (recor
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -104,6 +109,31 @@ def test_hostile_checkpoint_runs_nothing_through_the_commands(
     code, _, stderr = invoke("eval", str(hostile_ckpt), "--sets", f"h={heldout}", "--json")
     assert code == 0, stderr
     assert not list(tmp_path.rglob("pwned"))
+
+
+def test_hostile_checkpoint_served_on_loopback_by_our_server(hostile_ckpt: Path) -> None:
+    """`docvl serve CKPT` (no --backend): the checkpoint's `backend: vllm` and `host: 0.0.0.0` are ignored, so our
+    server listens on 127.0.0.1 (port 0: any free one), and its config route reports the checkpoint's config."""
+    process = subprocess.Popen([sys.executable, "-m", "docvl", "serve", str(hostile_ckpt), "--port", "0"],
+                               stderr=subprocess.PIPE, text=True, env=os.environ.copy())  # fmt: skip
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("serving ") for line in lines) and process.poll() is None:
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+        url = next(line.split(" at ")[1].split()[0] for line in lines if line.startswith("serving "))
+        assert url.startswith("http://127.0.0.1:"), url
+        with urllib.request.urlopen(f"{url}/docvl/config", timeout=10) as response:
+            answer = json.load(response)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    assert any("ignored serve.vllm_executable" in line for line in lines)
+    assert answer["checkpoint"] == str(hostile_ckpt.resolve())
+    assert answer["config"]["data"]["target_longest_image_dim"] == 200
+    assert answer["config"]["serve"]["vllm_executable"] == "vllm" and answer["config"]["serve"]["host"] == "127.0.0.1"
 
 
 def test_served_config_is_asked_of_the_server(ckpt: Path, tmp_path: Path) -> None:
