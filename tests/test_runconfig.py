@@ -141,6 +141,12 @@ def test_served_config_is_asked_of_the_server(ckpt: Path, tmp_path: Path) -> Non
     with RecordingServer("ocr", config_payload(ckpt, config)) as ours:
         served = fetch_served_config(ours.base_url)
         assert served.checkpoint == str(ckpt.resolve()) and served.config == config.model_dump(mode="json")
+    public = config.model_copy(update={"serve": config.serve.model_copy(update={"host": "0.0.0.0"})})
+    quiet: list[str] = []
+    with RecordingServer("ocr", config_payload(tmp_path / "elsewhere", public)) as exposed:
+        seen = config_for_server(exposed.base_url, model=None, config_file=None, overrides=[], warn=quiet.append)
+    # the server's own bind address is not the client's business: dropped, and no warning about it
+    assert (seen.serve.host, seen.data.target_longest_image_dim, quiet) == ("127.0.0.1", 200, [])
     with RecordingServer(str(ckpt)) as vllm_like:  # vLLM names the model by the path it serves
         assert fetch_served_config(vllm_like.base_url).checkpoint == str(ckpt)
     warnings: list[str] = []

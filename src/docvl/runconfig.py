@@ -49,8 +49,8 @@ def saved_config_path(checkpoint: str | Path | None) -> Path | None:
     return path if path.is_file() else None
 
 
-def _strip_user_only(data: dict[str, Any], source: str, warn: Warn) -> dict[str, Any]:
-    """`data` without the USER_ONLY_KEYS; one line names those that differ from the defaults."""
+def _strip_user_only(data: dict[str, Any], source: str, warn: Warn | None) -> dict[str, Any]:
+    """`data` without the USER_ONLY_KEYS; with `warn`, one line names those that differ from the defaults."""
     defaults = DocvlConfig().model_dump(mode="json")
     ignored = []
     for section, key in USER_ONLY_KEYS:
@@ -59,7 +59,7 @@ def _strip_user_only(data: dict[str, Any], source: str, warn: Warn) -> dict[str,
             value = values.pop(key)
             if value != defaults[section][key]:
                 ignored.append(f"{section}.{key}={value!r}")
-    if ignored:
+    if ignored and warn is not None:
         warn(
             f"{source}: ignored {', '.join(ignored)}: a checkpoint's config never chooses programs or addresses "
             "(set them with --config, --set or the command's options)"
@@ -83,7 +83,8 @@ def resolve_run_config(
     if saved_path is not None:
         base = _strip_user_only(load_config(saved_path).model_dump(mode="json"), str(saved_path), warn)
     elif served is not None:
-        base = _strip_user_only(build_config(dict(served), served_from).model_dump(mode="json"), served_from, warn)
+        # a server's own host and program are no choice offered to its clients: dropped without a word
+        base = _strip_user_only(build_config(dict(served), served_from).model_dump(mode="json"), served_from, None)
     if base is None:
         return load_config(config_file, list(overrides))
     if config_file:
