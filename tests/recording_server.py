@@ -49,6 +49,7 @@ class RecordingServer:
         port: int = 0,
     ):
         self.requests: list[dict[str, Any]] = []
+        self.models: list[str] = []  # the model each request asked for
         self.record_to = record_to
         self._lock = threading.Lock()
         self.server = ApiServer("127.0.0.1", port, model_name, self._chat, config_info=config_info)
@@ -56,6 +57,7 @@ class RecordingServer:
     def _chat(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.requests.append(summarize(payload))
+            self.models.append(payload.get("model"))
             if self.record_to is not None:
                 with self.record_to.open("a", encoding="utf-8") as file:
                     file.write(json.dumps(self.requests[-1]) + "\n")

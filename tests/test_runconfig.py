@@ -181,6 +181,7 @@ def test_every_path_to_a_served_model_sends_what_the_checkpoint_was_trained_with
     with RecordingServer("anything") as other:
         convert("model", "--server", other.base_url, "--model", str(ckpt))
         recorded["convert --server --model"] = other.requests
+        assert other.models == ["anything"]  # the checkpoint gave the config; the server's name is asked for
     record_to = tmp_path / "child.jsonl"
     monkeypatch.setenv("RECORD_TO", str(record_to))
     convert("child", "--model", str(ckpt), "--set", "serve.backend=vllm",

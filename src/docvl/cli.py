@@ -325,7 +325,11 @@ def convert(
         str | None, typer.Option(help="API key for --server (or $DOCVL_API_KEY / $OPENAI_API_KEY).")
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="A checkpoint to run for this conversion (or the model name with --server).")
+        str | None,
+        typer.Option(
+            help="A checkpoint to run for this conversion; with --server, the checkpoint it serves (its config "
+            "is used) or the server's model name."
+        ),
     ] = None,
     pages: Annotated[str | None, typer.Option(help="Pages to convert, e.g. 1-3,7 (1-based).")] = None,
     workers: Annotated[int | None, typer.Option(help="Rendering processes (default: one per CPU).")] = None,
@@ -345,10 +349,13 @@ def convert(
         cfg = _load_config_for_run(model, config, set_, None)
     else:
         from docvl.infer.server_config import config_for_server
+        from docvl.runconfig import saved_config_path
 
         cfg = config_for_server(
             server, model=model, config_file=config, overrides=set_ or [], api_key=api_key, warn=_warn
         )
+        if saved_config_path(model) is not None:
+            model = None  # a local checkpoint gave the config; the server names the model its own way
     shard_spec = parse_shard(shard) if shard else None
     engine = open_engine(cfg, server=server, api_key=api_key, model=model, log_dir=out / ".docvl")
     try:
