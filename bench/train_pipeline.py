@@ -25,7 +25,7 @@ from docvl.config import load_config
 from docvl.data.dataset import PageDataset
 from docvl.data.pageset import find_pairs
 from docvl.data.pipeline import Render, Sample, SamplePipeline
-from docvl.models.registry import load_processor, resolve_checkpoint
+from docvl.models.registry import FAMILIES, load_processor, resolve_checkpoint
 from docvl.pdf import PdfFile
 from docvl.train.collator import PageCollator, padding_waste
 
@@ -104,7 +104,7 @@ def main() -> None:
         grouped = list(
             LengthGroupedSampler(
                 options.batch,
-                lengths=dataset.length_estimates(28 * 28, options.dim, config.model.max_pixels),
+                lengths=dataset.length_estimates(FAMILIES["qwen2_5_vl"], config),
                 generator=generator,
             )
         )

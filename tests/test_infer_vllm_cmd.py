@@ -10,8 +10,9 @@ import pytest
 
 from docvl.config import load_config, save_config
 from docvl.errors import ConfigError
-from docvl.infer.engines import EngineError, VllmEngine, run_config
+from docvl.infer.engines import EngineError, VllmEngine
 from docvl.infer.vllm_cmd import build_vllm_command
+from docvl.runconfig import resolve_run_config
 
 SERVE = [
     "serve.tensor_parallel_size=2",
@@ -53,7 +54,7 @@ def test_checkpoint_config_and_chat_template(tiny_checkpoints: dict[str, Path], 
     save_config(load_config(None, ["convert.max_new_tokens=1000", "serve.served_model_name=ocr"]), ckpt)
     other = tmp_path / "runtime.yaml"
     other.write_text("data:\n  target_longest_image_dim: 500\nserve:\n  max_num_seqs: 8\n")
-    config = run_config(ckpt, other, [])
+    config = resolve_run_config(ckpt, other, [])
     assert config.data.target_longest_image_dim == 1288  # a checkpoint's rendering is never overridden by a file
     command = build_vllm_command(ckpt, config)
     assert command[command.index("--served-model-name") + 1] == "ocr"

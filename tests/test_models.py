@@ -107,3 +107,20 @@ def test_vllm_args() -> None:
     args = registry.vllm_args("ckpt", max_model_len=9000)
     assert args[args.index("--max-model-len") + 1] == "9000"
     assert json.loads(args[args.index("--limit-mm-per-prompt") + 1]) == {"image": 1, "video": 0}
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
+def test_image_tokens_follow_the_processors_own_resize(tiny_checkpoints: dict[str, Path], family: str) -> None:
+    """The registry's resize and token count equal the real processor's image_grid_thw: small pages scaled up to
+    min_pixels, letter and skinny pages in range, large ones scaled down to max_pixels, sides not multiples of
+    the factor."""
+    model = ModelConfig(min_pixels=56 * 56 * 4, max_pixels=448 * 448)
+    processor = registry.load_processor(tiny_checkpoints[family], model)
+    spec = registry.family_of(tiny_checkpoints[family])
+    merge = processor.image_processor.merge_size
+    for size in [(60, 90), (337, 449), (396, 512), (130, 1000), (1288, 1288), (2000, 900), (999, 1001)]:
+        inputs = processor.image_processor(images=[Image.new("RGB", size, "white")], return_tensors="pt")
+        _, rows, cols = (int(v) for v in inputs["image_grid_thw"][0])
+        patch = spec.patch_size
+        assert spec.resize(*size, model.min_pixels, model.max_pixels) == (cols * patch, rows * patch), size
+        assert spec.image_tokens(*size, model.min_pixels, model.max_pixels) == rows * cols // merge**2, size

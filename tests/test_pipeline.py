@@ -12,7 +12,7 @@ from docvl.config import DatasetSpec, load_config
 from docvl.data.dataset import PageDataset, build_datasets, load_pageset, mix
 from docvl.data.pipeline import Sample, SamplePipeline, check_pipeline, reformat_bold_italic
 from docvl.errors import ConfigError, UsageError
-from docvl.models.registry import load_processor
+from docvl.models.registry import FAMILIES, load_processor
 from docvl.page import parse_page, serialize_page
 from docvl.train.collator import PageCollator, padding_waste
 
@@ -45,7 +45,8 @@ def run(config, processor, md: Path) -> tuple[Sample | None, SamplePipeline]:
         ("a \\textbf{b} c", "a **b** c"),
         ("\\textit{x \\textbf{y}}", "*x **y***"),
         ("\\(\\textbf{v}\\) and \\textbf{w}", "\\(\\textbf{v}\\) and **w**"),
-        ("$$\\textit{m}$$ \\textit{n}", "$$\\textit{m}$$ *n*"),
+        ("\\[\\textit{m} \\\\[2pt]\\] \\textit{n}", "\\[\\textit{m} \\\\[2pt]\\] *n*"),
+        ("$\\textit{m}$", "$*m*$"),  # dollars are no math delimiters in the page format (a text rule rejects them)
         ("\\textbf{open", "\\textbf{open"),
     ],
 )
@@ -141,6 +142,6 @@ def test_collator_pads_and_drops(tmp_path: Path, fixtures_dir: Path, processor) 
     assert collate([None, None]) is None
     assert 0 < padding_waste([batch]) < 0.5
     estimates = dict(
-        zip([p.md.stem for p in dataset.pairs], dataset.length_estimates(28 * 28, 112, 10**6), strict=True)
+        zip([p.md.stem for p in dataset.pairs], dataset.length_estimates(FAMILIES["qwen2_5_vl"], config), strict=True)
     )
     assert estimates["l"] > estimates["s"] > 0

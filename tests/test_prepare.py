@@ -132,3 +132,15 @@ def test_same_pdf_labelled_and_unlabelled_keeps_the_labelled(fixtures_dir: Path,
     edgar = [r for r in read_jsonl(out / "manifest.jsonl") if r["doc_id"].endswith("edgar")]
     assert [r["doc_id"] for r in edgar] == ["pairs__edgar"]
     assert (out / edgar[0]["pdf"]).is_file() and (out / edgar[0]["md"]).is_file()
+
+
+def test_page_set_records_how_it_was_made(fixtures_dir: Path, tmp_path: Path) -> None:
+    from docvl.config import PrepareConfig, find_saved_config
+
+    out = tmp_path / "pages"
+    result = runner.invoke(app, ["prepare", str(fixtures_dir / "pairs"), "--out", str(out), "--eval-fraction", "0.5",
+                                 "--seed", "7", "--kind", "pairs", "--jobs", "1", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert find_saved_config(out).prepare == PrepareConfig(kind="pairs", eval_fraction=0.5, seed=7)
+    bad = runner.invoke(app, ["prepare", str(fixtures_dir / "pairs"), "--out", str(out), "--eval-fraction", "1"])
+    assert bad.exit_code == 2 and "prepare.eval_fraction" in bad.stderr

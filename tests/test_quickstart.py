@@ -44,3 +44,23 @@ def test_quickstart_end_to_end_then_reused(tmp_path: Path) -> None:
     assert again["train"].startswith("reused ")
     assert "2 reused" in again["convert"]
     assert len(read_jsonl(tmp_path / "converted" / "results.jsonl")) == 2
+
+
+def test_quickstart_data_ships_inside_the_package(tmp_path: Path) -> None:
+    """A copy of the package alone (as a wheel installs it), run from elsewhere, finds its data and config."""
+    import shutil
+
+    import docvl
+
+    site = tmp_path / "site"
+    shutil.copytree(Path(docvl.__file__).parent, site / "docvl", ignore=shutil.ignore_patterns("__pycache__"))
+    code = (
+        "from docvl.quickstart import examples_dir, tiny_config; from docvl.config import load_config; "
+        "e = examples_dir(); print(e); print(tiny_config()); "
+        "assert len(list((e / 'pairs').glob('*.md'))) == 8 and (e / 'pdfs' / 'some_ocr1.pdf').is_file(); "
+        "load_config(tiny_config())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert all(Path(line).is_relative_to(site / "docvl") for line in done.stdout.split())

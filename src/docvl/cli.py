@@ -95,11 +95,18 @@ def _stage(func: F) -> F:
 
 def _load_config(path: Path | None, overrides: list[str] | None, fallback_dir: Path | None = None) -> Any:
     """The config from --config, else the one saved in `fallback_dir`, else the defaults; then overrides."""
-    from docvl.config import CONFIG_FILENAME, load_config
+    from docvl.config import CONFIG_FILENAME
+    from docvl.runconfig import resolve_run_config
 
     if path is None and fallback_dir is not None and (fallback_dir / CONFIG_FILENAME).is_file():
         path = fallback_dir / CONFIG_FILENAME
-    return load_config(path, overrides or [])
+    return resolve_run_config(None, path, overrides or [], warn=_warn)
+
+
+def _warn(line: str) -> None:
+    from rich.markup import escape
+
+    console.err().print(f"[yellow]warning[/yellow] {escape(line)}", highlight=False)
 
 
 def _print_json(data: dict[str, Any]) -> None:
@@ -114,10 +121,13 @@ def prepare(
     sources: Annotated[list[Path], typer.Argument(help="PDF files or directories, pair folders, olmOCR-mix datasets.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The page set directory to create or finish.")],
     kind: Annotated[
-        str, typer.Option(help="auto | pdfs | pairs | olmocr-mix | converted (auto detects it per source).")
-    ] = "auto",
-    eval_fraction: Annotated[float, typer.Option(help="Share of source documents held out for eval.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the train/eval split.")] = 0,
+        str | None,
+        typer.Option(help="auto | pdfs | pairs | olmocr-mix | converted (default prepare.kind: auto, per source)."),
+    ] = None,
+    eval_fraction: Annotated[
+        float | None, typer.Option(help="Share of source documents held out for eval (default prepare.eval_fraction).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the train/eval split (default prepare.seed).")] = None,
     jobs: JobsOption = None,
     link: Annotated[bool, typer.Option(help="Symlink existing single-page PDFs instead of copying them.")] = False,
     config: ConfigOption = None,
@@ -127,17 +137,16 @@ def prepare(
     """Build a page set (single-page PDF + Markdown pairs, manifest.jsonl, train/ and eval/ splits)."""
     from docvl.data.prepare import prepare as run_prepare
 
-    cfg = _load_config(config, set_)
-    if not 0 <= eval_fraction < 1:
-        raise typer.BadParameter("must be in [0, 1)", param_hint="--eval-fraction")
+    flags = {"kind": kind, "eval_fraction": eval_fraction, "seed": seed}
+    cfg = _load_config(config, [*(set_ or []), *(f"prepare.{k}={v}" for k, v in flags.items() if v is not None)])
     with console.progress_bar("prepare", None) as (advance, set_total):
         summary = run_prepare(
             sources,
             out,
             cfg,
-            kind=kind,
-            eval_fraction=eval_fraction,
-            seed=seed,
+            kind=cfg.prepare.kind,
+            eval_fraction=cfg.prepare.eval_fraction,
+            seed=cfg.prepare.seed,
             jobs=jobs,
             link=link,
             progress=advance,
@@ -197,10 +206,12 @@ def validate(
     from docvl.data.pageset import find_pairs
     from docvl.data.validate import ValidateOptions, validate_pageset
     from docvl.data.validate import quarantine as move_failures
+    from docvl.rendering import RenderSettings
 
+    settings = RenderSettings.from_config(cfg)
     options = ValidateOptions(
-        render_longest_side=cfg.data.target_longest_image_dim if render else None,
-        max_page_inches=cfg.data.max_page_inches,
+        render_longest_side=settings.longest_side if render else None,
+        max_page_inches=settings.max_page_inches,
         tokens_with=cfg if tokens else None,
     )
     with console.progress_bar("validate", len(find_pairs(pageset))) as (advance, _):
@@ -290,10 +301,11 @@ def serve(
 def _load_config_for_run(
     checkpoint: str | None, config: Path | None, overrides: list[str] | None, backend: str | None
 ) -> Any:
-    """The run config: the checkpoint's saved config first (see `docvl.infer.engines.run_config`)."""
-    from docvl.infer.engines import run_config
+    """The run config: the checkpoint's saved config first (see `docvl.runconfig`)."""
+    from docvl.runconfig import resolve_run_config
 
-    return run_config(checkpoint, config, [*(overrides or []), *([f"serve.backend={backend}"] if backend else [])])
+    overrides = [*(overrides or []), *([f"serve.backend={backend}"] if backend else [])]
+    return resolve_run_config(checkpoint, config, overrides, warn=_warn)
 
 
 @app.command(
@@ -313,7 +325,11 @@ def convert(
         str | None, typer.Option(help="API key for --server (or $DOCVL_API_KEY / $OPENAI_API_KEY).")
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="A checkpoint to run for this conversion (or the model name with --server).")
+        str | None,
+        typer.Option(
+            help="A checkpoint to run for this conversion; with --server, the checkpoint it serves (its config "
+            "is used) or the server's model name."
+        ),
     ] = None,
     pages: Annotated[str | None, typer.Option(help="Pages to convert, e.g. 1-3,7 (1-based).")] = None,
     workers: Annotated[int | None, typer.Option(help="Rendering processes (default: one per CPU).")] = None,
@@ -329,7 +345,17 @@ def convert(
 
     if server is None and model is None:
         raise typer.BadParameter("give --server URL or --model CHECKPOINT")
-    cfg = _load_config_for_run(None if server else model, config, set_, None)
+    if server is None:
+        cfg = _load_config_for_run(model, config, set_, None)
+    else:
+        from docvl.infer.server_config import config_for_server
+        from docvl.runconfig import saved_config_path
+
+        cfg = config_for_server(
+            server, model=model, config_file=config, overrides=set_ or [], api_key=api_key, warn=_warn
+        )
+        if saved_config_path(model) is not None:
+            model = None  # a local checkpoint gave the config; the server names the model its own way
     shard_spec = parse_shard(shard) if shard else None
     engine = open_engine(cfg, server=server, api_key=api_key, model=model, log_dir=out / ".docvl")
     try:

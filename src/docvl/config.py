@@ -198,6 +198,16 @@ class ConvertConfig(Section):
     )
 
 
+class PrepareConfig(Section):
+    """How `docvl prepare` made a page set (its flags fill this); recorded in the page set's docvl.yaml."""
+
+    kind: Literal["auto", "pdfs", "converted", "olmocr-mix", "pairs"] = Field(
+        "auto", description="Source kind: auto detects it per source."
+    )
+    eval_fraction: float = Field(0.1, ge=0, lt=1, description="Share of source documents held out for eval.")
+    seed: int = Field(0, description="Seed of the train/eval split.")
+
+
 class DocvlConfig(Section):
     """The whole config. Each stage reads the sections it needs."""
 
@@ -209,6 +219,7 @@ class DocvlConfig(Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     convert: ConvertConfig = Field(default_factory=ConvertConfig)
+    prepare: PrepareConfig = Field(default_factory=PrepareConfig)
 
     @field_validator("version")
     @classmethod
@@ -216,6 +227,11 @@ class DocvlConfig(Section):
         if value > SCHEMA_VERSION:
             raise ValueError(f"config version {value} is newer than this docvl understands ({SCHEMA_VERSION})")
         return value
+
+
+def field_default(section: type[BaseModel], name: str) -> Any:
+    """The default of one config key, for code outside the config that needs the same default (never a copy)."""
+    return section.model_fields[name].get_default(call_default_factory=True)
 
 
 def _section_fields(model: type[BaseModel], path: list[str]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ class FrontMatter:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(FrontMatter))
+FLAG_NAMES = tuple(f.name for f in fields(FrontMatter) if f.type in (bool, "bool"))  # the True/False fields
 
 
 @dataclass(frozen=True)
@@ -143,19 +144,9 @@ def parse_page(text: str, *, strict: bool = True) -> Page:
 
 def serialize_front_matter(front_matter: FrontMatter) -> str:
     """The canonical front matter block, delimiters included, without a trailing newline."""
-    fm = front_matter
-    language = fm.primary_language if fm.primary_language is not None else "null"
-    return "\n".join(
-        [
-            DELIMITER,
-            f"primary_language: {language}",
-            f"is_rotation_valid: {fm.is_rotation_valid}",
-            f"rotation_correction: {fm.rotation_correction}",
-            f"is_table: {fm.is_table}",
-            f"is_diagram: {fm.is_diagram}",
-            DELIMITER,
-        ]
-    )
+    values = {name: getattr(front_matter, name) for name in FIELD_NAMES}
+    lines = [f"{name}: {'null' if value is None else value}" for name, value in values.items()]
+    return "\n".join([DELIMITER, *lines, DELIMITER])
 
 
 def serialize_page(page: Page) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from docvl.config import DataConfig, field_default
 from docvl.errors import (
     PdfCorruptError,
     PdfEmptyError,
@@ -31,8 +32,8 @@ from docvl.errors import (
 if TYPE_CHECKING:
     from PIL import Image
 
-DEFAULT_LONGEST_SIDE = 1288
-DEFAULT_MAX_PAGE_INCHES = 120.0
+DEFAULT_LONGEST_SIDE = field_default(DataConfig, "target_longest_image_dim")
+DEFAULT_MAX_PAGE_INCHES = field_default(DataConfig, "max_page_inches")
 POINTS_PER_INCH = 72.0
 _HEADER_WINDOW = 1024
 _TAIL_WINDOW = 4096

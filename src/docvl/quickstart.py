@@ -22,7 +22,7 @@ from typing import Any
 from docvl.errors import DocvlError
 from docvl.system import free_port
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
+BUNDLED = Path(__file__).resolve().parent / "_bundled"  # package data: ships in the wheel
 SERVER_START_TIMEOUT_S = 180.0
 
 
@@ -41,15 +41,16 @@ class StageFailed(DocvlError):
 
 
 def examples_dir() -> Path:
-    """The sample data: `examples/` of a source checkout (the package is installed editable from it)."""
-    candidate = PACKAGE_ROOT.parents[1] / "examples"
+    """The sample data shipped inside the package (`pairs/`, `pdfs/`; a checkout's examples/ links to them)."""
+    candidate = BUNDLED / "examples"
     if not (candidate / "pairs").is_dir():
-        raise DocvlError("the bundled examples/ folder was not found", candidate, "run from a docvl source checkout")
+        raise DocvlError("the bundled sample data is missing from the installed package", candidate, "reinstall docvl")
     return candidate
 
 
 def tiny_config() -> Path:
-    return PACKAGE_ROOT.parents[1] / "configs" / "tiny-cpu.yaml"
+    """The tiny CPU training config shipped inside the package (a checkout's configs/tiny-cpu.yaml links to it)."""
+    return BUNDLED / "tiny-cpu.yaml"
 
 
 def _docvl(*args: str) -> list[str]:
@@ -152,9 +153,7 @@ def run_quickstart(
                     "convert",
                     *pdfs,
                     "--server",
-                    f"{url}/v1",
-                    "--config",
-                    str(final / "docvl.yaml"),
+                    f"{url}/v1",  # the server tells which config its checkpoint was trained with
                     "--out",
                     str(converted),
                     "--json",

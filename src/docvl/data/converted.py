@@ -18,6 +18,7 @@ from docvl.data.sources import DocRef, SourcePage, doc_id_for
 from docvl.errors import PdfError
 from docvl.io import sha256_bytes
 from docvl.page import FrontMatter, Page, serialize_page
+from docvl.rendering import IMAGE_SUFFIXES
 
 KIND = "converted"
 _ACCEPTED = ("ok", "failed")  # "failed" documents still have good pages; "error"/"empty" ones have none
@@ -60,7 +61,7 @@ def _page_pdfs(source: str, data: bytes, numbers: list[int]) -> dict[int, bytes]
     """Single-page PDFs of the source's pages `numbers` (1-based); an image source becomes a one-page PDF."""
     from docvl.pdf import PdfFile
 
-    if Path(source).suffix.lower() in (".png", ".jpg", ".jpeg"):
+    if Path(source).suffix.lower() in IMAGE_SUFFIXES:
         from PIL import Image
 
         buffer = io.BytesIO()

@@ -13,12 +13,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docvl.config import DatasetSpec, DocvlConfig
 from docvl.data.pageset import Pair, find_pairs
 from docvl.data.pipeline import Sample, SamplePipeline
 from docvl.errors import DocvlError, UsageError
+
+if TYPE_CHECKING:
+    from docvl.models.registry import ModelFamily
 
 
 @dataclass
@@ -77,19 +80,21 @@ class PageDataset:
         sample = self.pipeline(Sample(id=pair.name, pdf=pair.pdf, md=pair.md))
         return None if sample is None else sample.encoded
 
-    def length_estimates(self, pixels_per_token: int, longest_side: int, max_pixels: int) -> list[int]:
-        """Cheap per-item token estimates for length grouping, without running the pipeline: image tokens from
-        the page's size at the render size, plus the Markdown's bytes / 4. Both spread widely in real data
-        (skinny pages cost a fraction of a letter page's image tokens)."""
+    def length_estimates(self, family: ModelFamily, config: DocvlConfig) -> list[int]:
+        """Cheap per-item token estimates for length grouping, without running the pipeline: the family's image
+        tokens for the page's size at the render size, plus the Markdown's bytes / 4. Both spread widely in real
+        data (skinny pages cost a fraction of a letter page's image tokens)."""
         from docvl.pdf import PdfFile
 
+        longest_side, model = config.data.target_longest_image_dim, config.model
         estimates = []
         for pair in self.pairs:
             try:
                 with PdfFile(pair.pdf) as pdf:
                     width, height = pdf.page_size(0)
                 scale = longest_side / max(width, height)
-                image = min(width * height * scale * scale, max_pixels) / pixels_per_token
+                size = (max(1, round(width * scale)), max(1, round(height * scale)))
+                image = family.image_tokens(*size, model.min_pixels, model.max_pixels)
             except DocvlError:
                 image = 0  # rejected later by the pipeline; its place in the order does not matter
             estimates.append(int(image) + pair.md.stat().st_size // 4)

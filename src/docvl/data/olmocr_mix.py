@@ -53,12 +53,11 @@ import pyarrow.parquet as pq
 
 from docvl.data.sources import DocRef, SourcePage
 from docvl.errors import PageFormatError, PdfError, UsageError
-from docvl.page import VALID_ROTATIONS, FrontMatter, Page, parse_page, serialize_page
+from docvl.page import FIELD_NAMES, FLAG_NAMES, VALID_ROTATIONS, FrontMatter, Page, parse_page, serialize_page
 from docvl.pdf import PdfFile
 
 KIND = "olmocr-mix"
-LABEL_COLUMNS = ("primary_language", "is_rotation_valid", "rotation_correction", "is_table", "is_diagram")
-FLAG_FIELDS = ("is_rotation_valid", "is_table", "is_diagram")
+LABEL_COLUMNS = FIELD_NAMES  # the label columns are the front-matter fields, named alike
 SUBSETS_0225 = {"s2pdf": "00_documents", "iabooks": "01_books"}
 
 _PARQUET_1025 = re.compile(r"(?P<subset>.+)_(?P<split>train|eval)\.parquet")
@@ -208,7 +207,7 @@ def build_markdown(labels: dict[str, Any]) -> str:
     if language is not None and not isinstance(language, str):
         raise PageFormatError(f"front matter: 'primary_language' must be a language code or null (got {language!r})")
     flags = {}
-    for name in FLAG_FIELDS:
+    for name in FLAG_NAMES:
         value = labels.get(name)
         if not isinstance(value, bool):
             raise PageFormatError(f"front matter: '{name}' must be True or False (got {value!r})")

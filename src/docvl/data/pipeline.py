@@ -98,7 +98,6 @@ class FilterRotated(Step):
         return sample if fm.is_rotation_valid and fm.rotation_correction == 0 else None
 
 
-_MATH = re.compile(r"\\\(.*?\\\)|\\\[.*?\\\]|\$\$.*?\$\$|\$[^$\n]+\$", re.DOTALL)
 _STYLE = re.compile(r"\\(textbf|textit)\{")
 _MARKERS = {"textbf": "**", "textit": "*"}
 
@@ -121,11 +120,14 @@ def _restyle(text: str) -> str:
 
 
 def reformat_bold_italic(text: str) -> str:
-    """Markdown emphasis for LaTeX `\\textbf`/`\\textit` outside math; inside math they are valid LaTeX."""
+    """Markdown emphasis for LaTeX `\\textbf`/`\\textit` outside math (`latex.scan_math`'s spans); inside math
+    they are valid LaTeX."""
+    from docvl.latex import scan_math
+
     out, pos = [], 0
-    for match in _MATH.finditer(text):
-        out += [_restyle(text[pos : match.start()]), match.group(0)]
-        pos = match.end()
+    for start, end, _, _ in scan_math(text).spans:
+        out += [_restyle(text[pos:start]), text[start:end]]
+        pos = end
     out.append(_restyle(text[pos:]))
     return "".join(out)
 
@@ -162,11 +164,10 @@ class Render(Step):
     provides = ("image",)
 
     def __call__(self, sample: Sample) -> Sample | None:
-        from docvl.pdf import PdfFile
+        from docvl.rendering import RenderSettings
 
         try:
-            with PdfFile(sample.pdf, max_page_inches=self.config.data.max_page_inches) as pdf:
-                sample.image = pdf.render(0, self.config.data.target_longest_image_dim)
+            sample.image = RenderSettings.from_config(self.config).render_pdf_page(sample.pdf)
         except DocvlError as exc:
             log.debug("%s", exc)
             return None

@@ -12,13 +12,14 @@ import importlib
 import json
 import os
 import time
+import typing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from docvl.config import DocvlConfig, save_config
+from docvl.config import DocvlConfig, PrepareConfig, save_config
 from docvl.data.pageset import MANIFEST
 from docvl.data.sources import DocRef, SourcePage, doc_id_for
 from docvl.errors import UsageError
@@ -32,7 +33,7 @@ SOURCE_MODULES = {
     "olmocr-mix": "docvl.data.olmocr_mix",
     "pairs": "docvl.data.pairs_source",
 }
-KINDS = ("auto", *SOURCE_MODULES)
+KINDS = typing.get_args(PrepareConfig.model_fields["kind"].annotation)  # "auto" and every SOURCE_MODULES key
 ERRORS_FILE = "prepare_errors.jsonl"
 
 
@@ -169,7 +170,8 @@ def prepare(
             refs.append((module_name, ref))
 
     out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out)
+    made = PrepareConfig(kind=kind, eval_fraction=eval_fraction, seed=seed)
+    save_config(config.model_copy(update={"prepare": made}), out)
     manifest_path = out / MANIFEST
     existing = read_jsonl(manifest_path)
     done_keys = {record.get("source_key") for record in existing}

@@ -22,7 +22,7 @@ from docvl.data.text_rules import check_text_rules
 from docvl.errors import PageFormatError, PdfError
 from docvl.io import atomic_write_text, read_jsonl
 from docvl.page import parse_page
-from docvl.pdf import PdfFile
+from docvl.pdf import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PAGE_INCHES, PdfFile
 from docvl.system import usable_cpus
 
 CHECKS = (
@@ -60,8 +60,8 @@ class ValidateOptions:
     """What to check beyond the always-on checks. `tokens_with`: count tokens as training would, with this
     config's model processor, image size and prompt, and fail pairs longer than its `data.max_length`."""
 
-    render_longest_side: int | None = 1288
-    max_page_inches: float = 120.0
+    render_longest_side: int | None = DEFAULT_LONGEST_SIDE
+    max_page_inches: float = DEFAULT_MAX_PAGE_INCHES
     tokens_with: DocvlConfig | None = None
 
 

@@ -102,16 +102,15 @@ class GenerationEval(TrainerCallback):
         import torch
 
         from docvl.models.messages import encode_prompt
-        from docvl.pdf import PdfFile
         from docvl.prompts import build_prompt
+        from docvl.rendering import RenderSettings
 
-        data = self.config.data
         try:
-            with PdfFile(pair.pdf, max_page_inches=data.max_page_inches) as pdf:
-                image = pdf.render(0, data.target_longest_image_dim)
+            image = RenderSettings.from_config(self.config).render_pdf_page(pair.pdf)
         except DocvlError as exc:
             return Reply(error=exc.message)
-        inputs = encode_prompt(self.processor, image, build_prompt(self.config.prompt), image_first=data.image_first)
+        prompt = build_prompt(self.config.prompt)
+        inputs = encode_prompt(self.processor, image, prompt, image_first=self.config.data.image_first)
         inputs = inputs.to(model.device)
         with torch.inference_mode():
             output = model.generate(

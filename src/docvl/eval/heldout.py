@@ -36,17 +36,12 @@ from docvl.config import DatasetSpec, DocvlConfig
 from docvl.data.dataset import PageSet, load_pageset
 from docvl.data.pageset import Pair
 from docvl.errors import DocvlError, UsageError
-from docvl.page import FrontMatter, Page, parse_page
+from docvl.page import FIELD_NAMES, FrontMatter, Page, parse_page
 from docvl.scoring.metrics import normalized_edit_distance, pooled_edit_distance, teds
 from docvl.scoring.normalize import normalize_text
 
-FIELDS = {
-    "language": "primary_language",
-    "rotation_valid": "is_rotation_valid",
-    "rotation_correction": "rotation_correction",
-    "table": "is_table",
-    "diagram": "is_diagram",
-}
+# Report name -> front-matter field: language, rotation_valid, rotation_correction, table, diagram.
+FIELDS = {name.removeprefix("primary_").removeprefix("is_"): name for name in FIELD_NAMES}
 FLAGS = ("parse_failure", "repetition", "truncated", "empty", "fallback")
 _HTML_TABLE = re.compile(r"<table\b", re.IGNORECASE)
 

@@ -4,9 +4,10 @@ What is evaluated:
 
 * `CHECKPOINT...`: each is a folder, or a name (`checkpoint-500`, `final`) inside the `--config`'s
   `train.output_dir`. Its own `docvl.yaml` supplies prompt, image size and output schema; `--config` adds only
-  the runtime sections (`serve`, `convert`, `eval`), `--set` overrides come last (`run_config`).
-* `--server URL`: generation goes to that OpenAI-compatible server (no loss then, without a checkpoint);
-  otherwise each checkpoint runs with `serve.backend` (vLLM, or transformers in this process).
+  the runtime sections, `--set` overrides come last (`docvl.runconfig.resolve_run_config`).
+* `--server URL`: generation goes to that OpenAI-compatible server (no loss then, without a checkpoint), with
+  the config of the checkpoint it serves (`docvl.infer.server_config.config_for_server`); otherwise each
+  checkpoint runs with `serve.backend` (vLLM, or transformers in this process).
 * `--bench DIR --outputs A [--outputs B ...]`: score Markdown other tools wrote, each folder against the same
   tests (loaded once), side by side; no model, and nothing imported beyond the scoring core.
 
@@ -93,14 +94,21 @@ def resolve_checkpoint_arg(arg: str, output_dir: str) -> Path | str:
     raise UsageError("checkpoint not found", arg, f"neither a folder nor one in train.output_dir {output_dir}")
 
 
-def checkpoint_config(checkpoint: Path | str | None, options: EvalOptions) -> DocvlConfig:
-    """The checkpoint's saved config with the runtime sections of `--config` (eval included), then `--set`."""
-    from docvl.config import read_yaml
-    from docvl.infer.engines import run_config
+def target_config(checkpoint: Path | str | None, options: EvalOptions, report: Report) -> DocvlConfig:
+    """The checkpoint's own config, or without one the config of the checkpoint `--server` serves; the
+    runtime sections of `--config` and the `--set` overrides on top."""
+    if checkpoint is None and options.server:
+        from docvl.infer.server_config import config_for_server
 
-    extra = read_yaml(options.config_file).get("eval") if options.config_file else None
-    eval_overrides = [f"eval.{key}={json.dumps(value)}" for key, value in (extra or {}).items()]
-    return run_config(checkpoint, options.config_file, [*eval_overrides, *options.overrides])
+        return config_for_server(
+            options.server,
+            model=None,
+            config_file=options.config_file,
+            overrides=options.overrides,
+            api_key=options.api_key,
+            warn=report,
+        )
+    return resolve_run_config(checkpoint, options.config_file, options.overrides, warn=report)
 
 
 def bench_dict(report: BenchReport, bench_dir: Path, outputs: Path | None) -> dict[str, Any]:
@@ -243,9 +251,9 @@ def run_eval(
     if not checkpoints and not options.server:
         raise UsageError("nothing to evaluate", hint="give CHECKPOINT..., --server URL, or --bench DIR --outputs DIR")
 
-    from docvl.config import load_config
+    from docvl.runconfig import resolve_run_config
 
-    base = load_config(options.config_file, options.overrides)
+    base = resolve_run_config(None, options.config_file, options.overrides, warn=report)
     targets: list[tuple[str, Path | str | None]] = []
     for arg in checkpoints:
         try:
@@ -262,7 +270,7 @@ def run_eval(
     with contextlib.ExitStack() as stack:
         work_root = options.work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="docvl-eval-")))
         for number, (name, checkpoint) in enumerate(targets):
-            config = checkpoint_config(checkpoint, options)
+            config = target_config(checkpoint, options, report)
             resolved = resolve_checkpoint(str(checkpoint)) if checkpoint else None
             work_dir = work_root / f"{number:02d}-{Path(name).name or 'server'}"
             run = evaluate_checkpoint(name, resolved, config, options, work_dir, report, progress)

@@ -45,10 +45,10 @@ from docvl.infer.engines import Engine, EngineUnavailableError, PageRequest, Rep
 from docvl.io import atomic_write_text, read_jsonl, sha256_file
 from docvl.page import Page, parse_page
 from docvl.prompts import build_prompt
+from docvl.rendering import IMAGE_SUFFIXES, RenderSettings
 from docvl.system import usable_cpus
 
 PDF_SUFFIXES = {".pdf"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 STATE_DIR = ".docvl"
 RENDER_CHUNK = 8
 
@@ -152,13 +152,6 @@ def in_shard(doc: InputDoc, shard: tuple[int, int] | None) -> bool:
 
 
 # ---------------------------------------------------------------- rendering (in worker processes)
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    longest_side: int
-    image_format: str
-    max_page_inches: float
 
 
 @dataclass
@@ -387,9 +380,7 @@ class Converter:
         self.report = report or (lambda line: None)
         self.on_page = on_page or (lambda pages, fallbacks: None)
         self.prompt = build_prompt(config.prompt)
-        self.settings = RenderSettings(
-            config.data.target_longest_image_dim, self.opts.image_format, config.data.max_page_inches
-        )
+        self.settings = RenderSettings.from_config(config)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.events: queue.Queue[tuple[str, Any, Future[Any]]] = queue.Queue()
         self.in_flight = 0

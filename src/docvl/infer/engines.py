@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from docvl.config import ConvertConfig, field_default
 from docvl.errors import DocvlError
 from docvl.system import free_port
 
@@ -55,7 +56,7 @@ class PageRequest:
     image_url: str
     prompt: str
     temperature: float = 0.0
-    max_tokens: int = 8000
+    max_tokens: int = field_default(ConvertConfig, "max_new_tokens")
     image_first: bool = True
 
 
@@ -118,9 +119,9 @@ class OpenAIEngine(Engine):
         *,
         api_key: str | None = None,
         model: str | None = None,
-        timeout_s: float = 600.0,
-        concurrency: int = 64,
-        connect_retries: int = 3,
+        timeout_s: float = field_default(ConvertConfig, "request_timeout_s"),
+        concurrency: int = field_default(ConvertConfig, "concurrency"),
+        connect_retries: int = field_default(ConvertConfig, "connect_retries"),
         retry_backoff_s: float = 0.5,
     ):
         self.base_url = normalize_base_url(base_url)
@@ -484,22 +485,3 @@ def open_engine(
         raise EngineError(f"vLLM serves local checkpoint folders; '{model}' is not one")
     port = free_port()
     return VllmEngine(checkpoint, config, port=port, log_path=(log_dir or Path(".")) / f"vllm-{port}.log")
-
-
-def run_config(checkpoint: str | Path | None, config_file: str | Path | None, overrides: list[str]) -> DocvlConfig:
-    """The config of a serve/convert run. A checkpoint's saved `docvl.yaml` is the base, so pages are rendered,
-    prompted and parsed as in training; a `--config` file then only sets the runtime sections (`serve`,
-    `convert`); dotted overrides last. Without a checkpoint: `--config` or the defaults, then overrides."""
-    from docvl.config import apply_overrides, build_config, find_saved_config, read_yaml
-
-    saved = None
-    if checkpoint is not None and not str(checkpoint).startswith("tiny:") and Path(checkpoint).is_dir():
-        saved = find_saved_config(checkpoint)
-    data: dict[str, Any] = saved.model_dump(mode="json") if saved else {}
-    if config_file:
-        extra = read_yaml(Path(config_file))
-        if saved is None:
-            data = extra
-        for section in ("serve", "convert") if saved else ():
-            data[section] = {**data.get(section, {}), **(extra.get(section) or {})}
-    return build_config(apply_overrides(data, overrides), str(config_file or checkpoint or "<overrides>"))

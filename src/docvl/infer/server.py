@@ -1,6 +1,7 @@
 """`docvl serve`: the OpenAI-compatible HTTP API, from vLLM (a child process) or from our small server.
 
-Our server (`--backend transformers`) answers `GET /v1/models`, `GET /health` and `POST /v1/chat/completions`
+Our server (`--backend transformers`) answers `GET /v1/models`, `GET /health`, `GET /v1/docvl/config` (the
+checkpoint's config, see `docvl.infer.server_config`) and `POST /v1/chat/completions`
 with one user message holding a `data:` image URL and the prompt text: what `docvl convert` sends. Each
 connection gets a thread; requests are handed to `TransformersEngine`, which generates concurrent requests
 together in batches. SIGINT and SIGTERM stop it cleanly (the child vLLM too, for the vLLM backend).
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docvl.infer.engines import Engine, PageRequest
+from docvl.infer.server_config import CONFIG_ROUTE, config_payload
 
 if TYPE_CHECKING:
     from docvl.config import DocvlConfig
@@ -74,6 +76,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"object": "list", "data": models})
         elif path == "/health":
             self._send(200, {"status": "ok"})
+        elif path == "/v1" + CONFIG_ROUTE and self.server.config_info is not None:
+            self._send(200, self.server.config_info)
         else:
             self._send(404, error_body(f"no route {self.path}"))
 
@@ -101,9 +105,19 @@ class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, model_name: str, chat: ChatHandler, *, log_requests: bool = False):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        model_name: str,
+        chat: ChatHandler,
+        *,
+        log_requests: bool = False,
+        config_info: dict[str, Any] | None = None,
+    ):
         super().__init__((host, port), _Handler)
         self.model_name = model_name
+        self.config_info = config_info
         self.chat = chat
         self.log_requests = log_requests
 
@@ -144,7 +158,7 @@ def parse_chat_request(payload: dict[str, Any]) -> PageRequest:
         image_url=images[0],
         prompt="\n".join(texts),
         temperature=float(payload.get("temperature") or 0.0),
-        max_tokens=int(payload.get("max_tokens") or payload.get("max_completion_tokens") or 8000),
+        max_tokens=int(payload.get("max_tokens") or payload.get("max_completion_tokens") or PageRequest.max_tokens),
         image_first=kinds.index("image_url") < (kinds.index("text") if "text" in kinds else len(kinds)),
     )
 
@@ -186,7 +200,8 @@ def serve_transformers(
     from docvl.infer.vllm_cmd import served_model_name
 
     engine = TransformersEngine(checkpoint, config, model_name=served_model_name(checkpoint, config))
-    server = ApiServer(host, port, engine.model_name, engine_chat_handler(engine))
+    info = config_payload(checkpoint, config)
+    server = ApiServer(host, port, engine.model_name, engine_chat_handler(engine), config_info=info)
     _on_stop_signals(server.shutdown)
     if ready:
         ready(server.base_url)

@@ -25,16 +25,15 @@ def served_model_name(checkpoint: str | Path, config: DocvlConfig) -> str:
 
 
 def max_model_len(checkpoint: str | Path, config: DocvlConfig) -> int:
-    """`serve.max_model_len`, else room for the largest page image the config can send, the prompt and
+    """`serve.max_model_len`, else room for the largest page image the config can send (the family's image
+    token count, `docvl.models.registry.ModelFamily.image_tokens`), the prompt and
     `convert.max_new_tokens`, rounded up to a multiple of 1024."""
     from docvl.models.registry import family_of
 
     if config.serve.max_model_len:
         return config.serve.max_model_len
-    family = family_of(Path(checkpoint))
-    side = config.data.target_longest_image_dim
-    pixels = min(side * side, config.model.max_pixels)
-    image_tokens = -(-pixels // family.pixels_per_token)
+    side, model = config.data.target_longest_image_dim, config.model  # a square page: the most tokens at that side
+    image_tokens = family_of(Path(checkpoint)).image_tokens(side, side, model.min_pixels, model.max_pixels)
     needed = image_tokens + PROMPT_TOKEN_BUDGET + config.convert.max_new_tokens
     return -(-needed // 1024) * 1024
 

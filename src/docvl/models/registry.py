@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,28 @@ class ModelFamily:
     vllm_architecture: str = ""
 
     @property
-    def pixels_per_token(self) -> int:
-        """Image area one visual token covers after the spatial merge (28 x 28 for Qwen2.x, 32 x 32 for Qwen3)."""
-        return (self.patch_size * self.merge_size) ** 2
+    def factor(self) -> int:
+        """Side of the image square one visual token covers after the spatial merge (28 for Qwen2.x, 32 for Qwen3)."""
+        return self.patch_size * self.merge_size
+
+    def resize(self, width: int, height: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+        """(width, height) the processor resizes an image to: its `smart_resize` rule (both sides multiples of
+        `factor`, area within [min_pixels, max_pixels], aspect ratio kept as closely as possible)."""
+        factor = self.factor
+        h_bar, w_bar = round(height / factor) * factor, round(width / factor) * factor
+        if h_bar * w_bar > max_pixels:
+            beta = math.sqrt(height * width / max_pixels)
+            h_bar = max(factor, math.floor(height / beta / factor) * factor)
+            w_bar = max(factor, math.floor(width / beta / factor) * factor)
+        elif h_bar * w_bar < min_pixels:
+            beta = math.sqrt(min_pixels / (height * width))
+            h_bar, w_bar = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
+        return w_bar, h_bar
+
+    def image_tokens(self, width: int, height: int, min_pixels: int, max_pixels: int) -> int:
+        """Visual tokens of an image of (width, height) pixels in the prompt, after resize and spatial merge."""
+        w_bar, h_bar = self.resize(width, height, min_pixels, max_pixels)
+        return (w_bar // self.factor) * (h_bar // self.factor)
 
 
 FAMILIES: dict[str, ModelFamily] = {

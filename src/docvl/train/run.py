@@ -145,11 +145,7 @@ def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
         data_collator=PageCollator(processor.tokenizer.pad_token_id),
         processing_class=processor,
         callbacks=[SaveDocvlConfig(config)],
-        train_lengths=train_data.length_estimates(
-            checked.family.pixels_per_token, config.data.target_longest_image_dim, config.model.max_pixels
-        )
-        if config.data.group_by_length
-        else None,
+        train_lengths=train_data.length_estimates(checked.family, config) if config.data.group_by_length else None,
     )
     add_generation_eval(trainer, config, processor, checked.eval_sets)
     trainer.train(resume_from_checkpoint=checked.resume)
