@@ -97,6 +97,8 @@ def resolve_checkpoint_arg(arg: str, output_dir: str) -> Path | str:
 def target_config(checkpoint: Path | str | None, options: EvalOptions, report: Report) -> DocvlConfig:
     """The checkpoint's own config, or without one the config of the checkpoint `--server` serves; the
     runtime sections of `--config` and the `--set` overrides on top."""
+    from docvl.runconfig import resolve_run_config
+
     if checkpoint is None and options.server:
         from docvl.infer.server_config import config_for_server
 
