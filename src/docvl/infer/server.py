@@ -99,7 +99,9 @@ def build_app(
     served = {"checkpoint": str(Path(str(checkpoint)).resolve()), "config": config.model_dump(mode="json")}
 
     def error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-        return JSONResponse(error_body(message, kind), status_code=status)
+        # a body left unread (413, 408) ends the connection, so the client stops sending it
+        closing = {"connection": "close"} if status in (408, 413) else None
+        return JSONResponse(error_body(message, kind), status_code=status, headers=closing)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
