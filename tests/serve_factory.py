@@ -25,7 +25,8 @@ DOCVL = [sys.executable, "-m", "docvl.cli"]
 def serve_checkpoint(tiny: Path, folder: Path, overrides: list[str]) -> Path:
     """A copy of a tiny checkpoint whose saved docvl.yaml has small pages and `overrides`."""
     shutil.copytree(tiny, folder)
-    save_config(load_config(None, ["data.target_longest_image_dim=224", "convert.max_new_tokens=4", *overrides]), folder)
+    small = ["data.target_longest_image_dim=224", "convert.max_new_tokens=4"]
+    save_config(load_config(None, [*small, *overrides]), folder)
     return folder
 
 

@@ -114,7 +114,7 @@ def _raw(served: Served, data: bytes) -> bytes:
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n{}",
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 9\r\n\r\n{}",
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 200001\r\n\r\n" + b"[" * 200001,
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n{\"a\": [",
+        b'POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n{"a": [',
         b"GARBAGE\r\n\r\n",
     ],
     ids=["not-a-number", "negative", "conflicting", "nested-json", "truncated-json", "no-http"],

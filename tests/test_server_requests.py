@@ -96,7 +96,7 @@ def test_bad_images_and_urls_are_400_with_a_plain_message(served: Served) -> Non
     for url, expected in cases.items():
         status, body = served.chat(page_payload(image_url=url))
         assert status == 400 and expected in _message(body), (url[:40], body)
-        assert "Traceback" not in _message(body) and "File \"" not in _message(body)
+        assert "Traceback" not in _message(body) and 'File "' not in _message(body)
     bad_shapes = [
         {"messages": []},
         {"messages": [{"role": "user", "content": "just text"}]},

@@ -261,10 +261,14 @@ def serve_transformers(
     checkpoint: str | Path, config: DocvlConfig, *, host: str, port: int, ready: Callable[[str], None] | None = None
 ) -> None:
     """Serve a checkpoint with our server until SIGINT/SIGTERM; `ready(base_url)` is called once listening."""
-    from docvl.infer.engines import TransformersEngine
+    import importlib.util
+
+    from docvl.infer.engines import EngineError, TransformersEngine
     from docvl.infer.server_requests import RequestChecker, request_limits
     from docvl.infer.vllm_cmd import served_model_name
 
+    if not all(importlib.util.find_spec(name) for name in ("fastapi", "uvicorn")):
+        raise EngineError("the transformers server needs fastapi and uvicorn", hint="pip install 'docvl[serve-cpu]'")
     engine = TransformersEngine(checkpoint, config, model_name=served_model_name(checkpoint, config))
     try:
         generator = engine.generator
