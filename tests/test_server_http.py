@@ -161,3 +161,81 @@ def test_sigterm_during_generation_stops_in_seconds(long_ckpt: Path) -> None:
     assert [status for status, _ in answers] == [503] * 3  # answered, not dropped
     assert all(body["error"]["message"] == "stopped: the server is shutting down" for _, body in answers)
     assert "Traceback" not in "".join(served.log)
+
+
+def test_connections_without_a_request_are_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn alone would keep a client that never finishes its request head forever."""
+    from docvl.infer import server as server_module
+
+    monkeypatch.setattr(server_module, "HEADER_TIMEOUT_S", 0.5)
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 204, "headers": []})  # type: ignore[operator]
+            await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    sock = server_module.listen("127.0.0.1", 0)
+    uvicorn_server = server_module.uvicorn_server(app, lambda: None)
+    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    address = sock.getsockname()
+    clients = [socket.create_connection(address, timeout=5) for _ in range(3)]
+    silent, trickling, answered = clients
+    try:
+        start = time.monotonic()
+        answered.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert answered.recv(1024).startswith(b"HTTP/1.1 204")
+        trickling.sendall(b"GET / HTTP/1.1\r\nHo")
+        with pytest.raises(OSError):  # a byte every 0.1 s does not keep it open
+            for _ in range(50):
+                time.sleep(0.1)
+                trickling.sendall(b"s")
+        assert 0.4 < time.monotonic() - start < 2
+        assert silent.recv(1024) == b""  # closed by the server
+        assert answered.recv(1024) == b""  # and the idle one, after its answer
+        assert time.monotonic() - start < 2
+    finally:
+        for client in clients:
+            client.close()
+        uvicorn_server.should_exit = True
+        thread.join(10)
+
+
+def test_a_failed_generation_tells_clients_nothing_of_it(tmp_path: Path) -> None:
+    """The engine's error text (Python's, maybe about other requests in the batch) goes to the log only."""
+    from concurrent.futures import Future
+
+    from docvl.config import load_config
+    from docvl.infer import server as server_module
+    from docvl.infer.engines import Reply
+    from docvl.infer.server_requests import RequestLimits
+
+    class FailingEngine:
+        model_name = "failing"
+
+        def submit(self, request: object) -> Future[Reply]:
+            future: Future[Reply] = Future()
+            future.set_result(Reply(error="generation failed: RuntimeError: secret detail of another request"))
+            return future
+
+        def drop(self, future: object) -> None:
+            pass
+
+    class AcceptingChecker:
+        limits = RequestLimits(context_tokens=1024, default_max_tokens=4, max_image_pixels=10**6, max_prompt_chars=100)
+
+        def check(self, payload: object) -> object:
+            return payload
+
+    app = server_module.build_app(FailingEngine(), AcceptingChecker(), tmp_path, load_config(None, []))  # type: ignore[arg-type]
+    sock = server_module.listen("127.0.0.1", 0)
+    uvicorn_server = server_module.uvicorn_server(app, lambda: None)
+    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    host, port = sock.getsockname()
+    try:
+        status, body = Served(None, host, port, []).chat({"any": "thing"})  # type: ignore[arg-type]
+        assert status == 500 and body["error"]["message"] == "generation failed on the server"
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(10)

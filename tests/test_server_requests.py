@@ -83,15 +83,19 @@ def test_a_huge_image_is_refused_from_its_header(served: Served) -> None:
 def test_bad_images_and_urls_are_400_with_a_plain_message(served: Served) -> None:
     from PIL import Image
 
-    buffer = io.BytesIO()
-    Image.new("RGB", (200, 300), "red").save(buffer, "PNG")
-    png = buffer.getvalue()
+    def png_of(width: int, height: int) -> bytes:
+        buffer = io.BytesIO()
+        Image.new("RGB", (width, height), "red").save(buffer, "PNG")
+        return buffer.getvalue()
+
+    png = png_of(200, 300)
     cases = {
         "file:///etc/passwd": "no file or web URLs",
         "http://127.0.0.1:1/page.png": "no file or web URLs",
         "data:image/png;base64,@@@not base64@@@": "not valid base64",
         _data_url(b"not an image at all"): "readable image",
         _data_url(png[: len(png) - 40]): "corrupt or truncated",
+        _data_url(png_of(5000, 5)): "cannot take a 5000x5 image",  # the processor refuses its aspect ratio
     }
     for url, expected in cases.items():
         status, body = served.chat(page_payload(image_url=url))

@@ -15,6 +15,7 @@ socket, not a thread, and are closed after `HEADER_TIMEOUT_S` without a request.
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import threading
@@ -35,16 +36,15 @@ if TYPE_CHECKING:
 
 # Connections (idle, slow or busy) served at once; more get 503 from uvicorn.
 MAX_CONNECTIONS = 2048
-# A connection must send a complete request head this long after opening (or after its last answer).
+# A connection must send a complete request head this long after opening or after its last answer (so this is
+# also how long an idle keep-alive connection stays open).
 HEADER_TIMEOUT_S = 20.0
 # A request body must arrive within this long.
 BODY_TIMEOUT_S = 120.0
-# Idle keep-alive connections are closed after this long.
-KEEP_ALIVE_S = 30
 # On SIGTERM, answers in progress get this long before their generation is stopped.
 SHUTDOWN_GRACE_S = 5
 # Request bodies held in memory at once (reading, checking, waiting to be generated), in units of the body limit.
-BODIES_IN_MEMORY = 4
+BODIES_IN_MEMORY = 8
 # Threads that check requests and decode their images (each holds one decoded image).
 CHECK_THREADS = 2
 
@@ -177,8 +177,11 @@ def build_app(
             budget["bytes"] += held[0]
         if reply is None:  # nobody reads this answer
             return error(499, "the client closed the connection")
-        if reply.error:
-            return error(503 if reply.error.startswith("stopped") else 500, reply.error, "server_error")
+        if reply.error and reply.error.startswith("stopped"):
+            return error(503, reply.error, "server_error")
+        if reply.error:  # the details (a Python error, maybe about the batch) go to the log, not to clients
+            logging.getLogger("uvicorn.error").error("%s", reply.error)
+            return error(500, "generation failed on the server", "server_error")
         return JSONResponse(
             completion_body(
                 engine.model_name, reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens
@@ -250,7 +253,7 @@ def uvicorn_server(app: Any, stop_generating: Callable[[], None]) -> Any:
         log_level="warning",
         access_log=False,
         limit_concurrency=MAX_CONNECTIONS,
-        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_keep_alive=HEADER_TIMEOUT_S,  # type: ignore[arg-type] - a float works
         timeout_graceful_shutdown=2 * SHUTDOWN_GRACE_S,  # a backstop: tasks should be done by then
         backlog=MAX_CONNECTIONS,
     )

@@ -175,8 +175,13 @@ class RequestChecker:
         self._merge = processor.image_processor.merge_size**2
 
     def image_tokens(self, width: int, height: int) -> int:
-        """Visual tokens for an image of this size after the processor's resize and spatial merge."""
-        return self.processor.image_processor.get_number_of_image_patches(height, width, {}) // self._merge
+        """Visual tokens for an image of this size after the processor's resize and spatial merge; a size the
+        processor cannot resize (an extreme aspect ratio) is refused here rather than failing its batch."""
+        try:
+            patches = self.processor.image_processor.get_number_of_image_patches(height, width, {})
+        except ValueError as exc:
+            raise RequestError(400, f"the model cannot take a {width}x{height} image: {exc}") from None
+        return patches // self._merge
 
     def check(self, payload: Any) -> PageRequest:
         from docvl.models.messages import prompt_text
