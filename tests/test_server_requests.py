@@ -47,6 +47,8 @@ def test_max_tokens_is_capped_by_the_context(served: Served) -> None:
         assert status == 400, (bad, body)
     assert served.chat(page_payload(temperature=-1))[0] == 400
     assert served.chat(page_payload(temperature="hot"))[0] == 400
+    assert served.chat(page_payload(stream=True))[0] == 400  # an answer it could not parse would be worse
+    assert served.chat(page_payload(n=3))[0] == 400
 
 
 def test_prompt_over_the_context_is_refused(served: Served) -> None:

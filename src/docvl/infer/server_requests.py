@@ -111,6 +111,10 @@ def read_chat_payload(payload: Any) -> ChatRequest:
         raise RequestError(400, "image_url must be an object with a string url")
     if not all(isinstance(text, str) for text in texts):
         raise RequestError(400, "text parts must have a string text")
+    if payload.get("stream"):
+        raise RequestError(400, "streaming is not supported: send stream=false")
+    if payload.get("n", 1) != 1:
+        raise RequestError(400, "n must be 1: one reply per request")
     temperature = _number(payload, "temperature") or 0.0
     if not 0.0 <= temperature <= 2.0:
         raise RequestError(400, "temperature must be between 0 and 2")
