@@ -391,7 +391,7 @@ class TransformersEngine(Engine):
 
     def drop(self, future: Future[Reply]) -> None:
         """Its client is gone: never generate that request, or stop generating it at the next token."""
-        if not future.cancel():
+        if not future.cancel() and not future.done():
             self._dropped.add(future)
 
     def _next_batch(self) -> list[tuple[PageRequest, Future[Reply]]] | None:

@@ -65,7 +65,7 @@ class HFGenerator:
         torch = self._torch
 
         class _StopRows(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):  # noqa: ANN001, ANN204 - transformers' signature
+            def __call__(self, input_ids, scores, **kwargs):  # one bool per row: True ends that row
                 return torch.tensor(stop_rows(), dtype=torch.bool, device=input_ids.device)
 
         start = time.perf_counter()
