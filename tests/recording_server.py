@@ -19,7 +19,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from docvl.infer.fakes import VALID_REPLY  # noqa: E402
-from docvl.infer.server import ApiServer, completion_body  # noqa: E402
+from docvl.infer.server import completion_body  # noqa: E402
+from docvl.infer.server_basic import ApiServer  # noqa: E402
 
 
 def summarize(payload: dict[str, Any]) -> dict[str, Any]:

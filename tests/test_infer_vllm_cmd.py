@@ -88,7 +88,8 @@ def test_auto_backend_is_transformers_without_a_gpu() -> None:
 FAKE_VLLM = """#!{python}
 import argparse, os, sys, threading
 from docvl.infer.fakes import VALID_REPLY
-from docvl.infer.server import ApiServer, completion_body
+from docvl.infer.server import completion_body
+from docvl.infer.server_basic import ApiServer
 
 parser = argparse.ArgumentParser()
 parser.add_argument("command")

@@ -380,6 +380,8 @@ class TransformersEngine(Engine):
         self.max_batch_size = config.serve.max_batch_size
         self.batch_wait_s = config.serve.batch_wait_ms / 1000
         self._queue: queue.Queue[tuple[PageRequest, Future[Reply]] | None] = queue.Queue()
+        self._dropped: set[Future[Reply]] = set()
+        self._closing = False
         self._thread = threading.Thread(target=self._loop, name="docvl-generate", daemon=True)
         self._thread.start()
 
@@ -387,6 +389,11 @@ class TransformersEngine(Engine):
         future: Future[Reply] = Future()
         self._queue.put((request, future))
         return future
+
+    def drop(self, future: Future[Reply]) -> None:
+        """Its client is gone: never generate that request, or stop generating it at the next token."""
+        if not future.cancel() and not future.done():
+            self._dropped.add(future)
 
     def _next_batch(self) -> list[tuple[PageRequest, Future[Reply]]] | None:
         first = self._queue.get()
@@ -410,14 +417,33 @@ class TransformersEngine(Engine):
             live = [(req, fut) for req, fut in batch if fut.set_running_or_notify_cancel()]
             if not live:
                 continue
+            futures = [fut for _, fut in live]
+
+            def unwanted(i: int, futures: list[Future[Reply]] = futures) -> bool:
+                return self._closing or futures[i] in self._dropped
+
             try:
-                replies = self.generator.generate([req for req, _ in live])
+                replies = self.generator.generate([req for req, _ in live], stop=unwanted)
             except Exception as exc:  # a failed batch fails its requests, never the server
                 replies = [Reply(error=f"generation failed: {exc.__class__.__name__}: {exc}")] * len(live)
-            for (_, future), reply in zip(live, replies, strict=True):
+            for future, reply in zip(futures, replies, strict=True):
+                if self._closing:
+                    reply = Reply(error="stopped: the server is shutting down")
+                elif future in self._dropped:
+                    self._dropped.discard(future)
+                    reply = Reply(error="stopped: the client left")
                 future.set_result(reply)
+        while True:  # closed: requests still queued get an answer instead of waiting forever
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None and item[1].set_running_or_notify_cancel():
+                item[1].set_result(Reply(error="stopped: the server is shutting down"))
 
     def close(self) -> None:
+        """Stop: the batch being generated ends at its next token, queued requests are answered with an error."""
+        self._closing = True
         self._queue.put(None)
         self._thread.join(timeout=60)
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from docvl.infer.server import ApiServer, completion_body, error_body
+from docvl.infer.server import completion_body, error_body
+from docvl.infer.server_basic import ApiServer
 from docvl.page import FrontMatter, Page, serialize_page
 
 VALID_REPLY = serialize_page(Page(FrontMatter(primary_language="en"), "# A page\n\nSome text."))

@@ -7,6 +7,7 @@ The model, processor and image size come from `docvl.models.registry`, the token
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,22 +36,37 @@ class HFGenerator:
         self.end_ids.update(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self._torch = torch
 
-    def generate(self, requests: list[PageRequest]) -> list[Reply]:
-        """Replies in request order. Requests are generated in groups of equal sampling settings."""
+    def generate(self, requests: list[PageRequest], stop: Callable[[int], bool] | None = None) -> list[Reply]:
+        """Replies in request order. Requests are generated in groups of equal sampling settings. `stop(i)`,
+        asked after every token, ends request i's generation early (its client left, the server stops)."""
         replies: dict[int, Reply] = {}
         order = sorted(range(len(requests)), key=lambda i: (requests[i].temperature, requests[i].max_tokens))
         for (temperature, max_tokens), group in groupby(
             order, key=lambda i: (requests[i].temperature, requests[i].max_tokens)
         ):
             members = list(group)
-            for index, reply in zip(
-                members, self._generate_group([requests[i] for i in members], temperature, max_tokens), strict=True
-            ):
+            stop_rows = (lambda members=members: [stop(i) for i in members]) if stop else None
+            group_replies = self._generate_group([requests[i] for i in members], temperature, max_tokens, stop_rows)
+            for index, reply in zip(members, group_replies, strict=True):
                 replies[index] = reply
         return [replies[i] for i in range(len(requests))]
 
-    def _generate_group(self, requests: list[PageRequest], temperature: float, max_tokens: int) -> list[Reply]:
+    def _generate_group(
+        self,
+        requests: list[PageRequest],
+        temperature: float,
+        max_tokens: int,
+        stop_rows: Callable[[], list[bool]] | None = None,
+    ) -> list[Reply]:
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
         from docvl.models.messages import prompt_text
+
+        torch = self._torch
+
+        class _StopRows(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):  # one bool per row: True ends that row
+                return torch.tensor(stop_rows(), dtype=torch.bool, device=input_ids.device)
 
         start = time.perf_counter()
         texts = [prompt_text(self.processor, image_first=r.image_first, prompt=r.prompt) for r in requests]
@@ -58,7 +74,8 @@ class HFGenerator:
         inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True).to(self.model.device)
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
         with self._torch.inference_mode():
-            output = self.model.generate(**inputs, max_new_tokens=max_tokens, **sampling)
+            criteria = StoppingCriteriaList([_StopRows()] if stop_rows else [])
+            output = self.model.generate(**inputs, max_new_tokens=max_tokens, stopping_criteria=criteria, **sampling)
         prompt_len = inputs["input_ids"].shape[1]
         seconds = time.perf_counter() - start
         replies = []

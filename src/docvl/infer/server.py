@@ -1,34 +1,54 @@
-"""`docvl serve`: the OpenAI-compatible HTTP API, from vLLM (a child process) or from our small server.
+"""`docvl serve`: the OpenAI-compatible HTTP API, from vLLM (a child process) or from our own server.
 
-Our server (`--backend transformers`) answers `GET /v1/models`, `GET /health`, `GET /v1/docvl/config` (the
-checkpoint's config, see `docvl.infer.server_config`) and `POST /v1/chat/completions`
-with one user message holding a `data:` image URL and the prompt text: what `docvl convert` sends. Each
-connection gets a thread; requests are handed to `TransformersEngine`, which generates concurrent requests
-together in batches. SIGINT and SIGTERM stop it cleanly (the child vLLM too, for the vLLM backend).
+Our server (`--backend transformers`) is a FastAPI app on uvicorn. Routes: `GET /v1/models`, `GET /health`,
+`GET /v1/docvl/config` (the served checkpoint and its resolved config, so clients render and prompt pages as it
+was trained), and `POST /v1/chat/completions` with one user message holding a `data:` image URL and the
+prompt text: what `docvl convert` sends.
+
+Each request is read under a size limit, checked and its image decoded on its own (`server_requests`), and only
+then handed to `TransformersEngine`, which generates concurrent requests together in batches in its own thread;
+the event loop only awaits. A client that leaves has its request dropped. Slow or idle connections cost a
+socket, not a thread, and are closed after `HEADER_TIMEOUT_S` without a request. SIGINT/SIGTERM stop it within
+`SHUTDOWN_GRACE_S` plus one generated token (the vLLM child is passed the signal).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docvl.infer.engines import Engine, PageRequest
 from docvl.infer.server_config import CONFIG_ROUTE, config_payload
 
 if TYPE_CHECKING:
-    from docvl.config import DocvlConfig
+    import socket
 
-# (status, JSON body) for a chat request; a None body closes the connection without an answer.
-ChatHandler = Callable[[dict[str, Any]], tuple[int, dict[str, Any] | None]]
+    from fastapi import FastAPI
+
+    from docvl.config import DocvlConfig
+    from docvl.infer.engines import TransformersEngine
+    from docvl.infer.server_requests import RequestChecker
+
+# Connections (idle, slow or busy) served at once; more get 503 from uvicorn.
+MAX_CONNECTIONS = 2048
+# A connection must send a complete request head this long after opening or after its last answer (so this is
+# also how long an idle keep-alive connection stays open).
+HEADER_TIMEOUT_S = 20.0
+# A request body must arrive within this long.
+BODY_TIMEOUT_S = 120.0
+# On SIGTERM, answers in progress get this long before their generation is stopped.
+SHUTDOWN_GRACE_S = 5
+# Request bodies held in memory at once (reading, checking, waiting to be generated), in units of the body limit.
+BODIES_IN_MEMORY = 8
+# Threads that check requests and decode their images (each holds one decoded image).
+CHECK_THREADS = 2
 
 
 def error_body(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
@@ -53,163 +73,231 @@ def completion_body(
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: convert reuses one connection per thread
-    server: ApiServer
+def build_app(
+    engine: TransformersEngine, checker: RequestChecker, checkpoint: str | Path, config: DocvlConfig
+) -> FastAPI:
+    """The ASGI app serving `engine`; requests are checked by `checker` before they reach it."""
+    import asyncio
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
-        if self.server.log_requests:
-            super().log_message(format, *args)
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
 
-    def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    from docvl.infer.server_requests import RequestError
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
-        path = self.path.split("?")[0].rstrip("/")
-        if path in ("/v1/models", "/models"):
-            models = [{"id": self.server.model_name, "object": "model", "owned_by": "docvl"}]
-            self._send(200, {"object": "list", "data": models})
-        elif path == "/health":
-            self._send(200, {"status": "ok"})
-        elif path == "/v1" + CONFIG_ROUTE and self.server.config_info is not None:
-            self._send(200, self.server.config_info)
-        else:
-            self._send(404, error_body(f"no route {self.path}"))
+    limits = checker.limits
+    budget = {"bytes": BODIES_IN_MEMORY * limits.max_body_bytes}  # the event loop is the only writer
+    check_pool = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="docvl-check")
 
-    def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        if self.path.split("?")[0].rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-            self._send(404, error_body(f"no route {self.path}"))
-            return
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        yield
+        check_pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="docvl", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    served = config_payload(checkpoint, config)
+
+    def error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
+        # a body left unread (413, 408) ends the connection, so the client stops sending it
+        closing = {"connection": "close"} if status in (408, 413) else None
+        return JSONResponse(error_body(message, kind), status_code=status, headers=closing)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}")
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/models")
+    @app.get("/models")
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": engine.model_name, "object": "model", "owned_by": "docvl"}]}
+
+    @app.get("/v1" + CONFIG_ROUTE)
+    async def served_config() -> dict[str, Any]:
+        return served
+
+    async def read_body(request: Request, held: list[int]) -> bytes:
+        """The body, refused with 413 once over the limit (by its Content-Length before reading, if given)."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+            raise RequestError(413, f"the body is {declared} bytes; at most {limits.max_body_bytes} are accepted")
+        body = bytearray()
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in request.stream():
+                if len(body) + len(chunk) > limits.max_body_bytes:
+                    raise RequestError(413, f"the body is over {limits.max_body_bytes} bytes")
+                if len(chunk) > budget["bytes"]:
+                    raise RequestError(503, "the server is busy with other requests; retry shortly")
+                budget["bytes"] -= len(chunk)
+                held[0] += len(chunk)
+                body += chunk
+        return bytes(body)
+
+    async def until_disconnected(request: Request) -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    async def generate(request: Request, page_request: Any) -> Any:
+        """The engine's reply, or None when the client left first (its request is then dropped)."""
+        future = engine.submit(page_request)
+        reply = asyncio.ensure_future(asyncio.wrap_future(future))
+        gone = asyncio.ensure_future(until_disconnected(request))
         try:
-            payload = json.loads(raw)
-        except ValueError:
-            self._send(400, error_body("body is not JSON"))
-            return
-        status, body = self.server.chat(payload)
-        if body is None:
-            self.close_connection = True
-            return
-        self._send(status, body)
+            await asyncio.wait([reply, gone], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not reply.done():
+                reply.cancel()
+                engine.drop(future)
+        return reply.result() if reply.done() and not reply.cancelled() else None
 
-
-class ApiServer(ThreadingHTTPServer):
-    """An OpenAI-like HTTP server on (host, port); port 0 picks a free port (see `.port`)."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        model_name: str,
-        chat: ChatHandler,
-        *,
-        log_requests: bool = False,
-        config_info: dict[str, Any] | None = None,
-    ):
-        super().__init__((host, port), _Handler)
-        self.model_name = model_name
-        self.config_info = config_info
-        self.chat = chat
-        self.log_requests = log_requests
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (timed out, cancelled) is normal; anything else is printed as usual."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.server_address[0]}:{self.port}/v1"
-
-    def start_background(self) -> threading.Thread:
-        """Serve from a daemon thread (tests, benchmarks); stop with `shutdown()` + `server_close()`."""
-        thread = threading.Thread(target=self.serve_forever, name="docvl-api", daemon=True)
-        thread.start()
-        return thread
-
-
-def parse_chat_request(payload: dict[str, Any]) -> PageRequest:
-    """The page request inside an OpenAI chat payload: one user message with one image URL and text."""
-    messages = payload.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ValueError("messages must be a non-empty list")
-    content = messages[-1].get("content") if isinstance(messages[-1], dict) else None
-    if not isinstance(content, list):
-        raise ValueError("the last message must have a list of content parts (image_url + text)")
-    kinds = [part.get("type") for part in content if isinstance(part, dict)]
-    images = [p["image_url"]["url"] for p in content if p.get("type") == "image_url"]
-    texts = [p["text"] for p in content if p.get("type") == "text"]
-    if len(images) != 1:
-        raise ValueError(f"exactly one image_url part is supported (got {len(images)})")
-    return PageRequest(
-        image_url=images[0],
-        prompt="\n".join(texts),
-        temperature=float(payload.get("temperature") or 0.0),
-        max_tokens=int(payload.get("max_tokens") or payload.get("max_completion_tokens") or PageRequest.max_tokens),
-        image_first=kinds.index("image_url") < (kinds.index("text") if "text" in kinds else len(kinds)),
-    )
-
-
-def engine_chat_handler(engine: Engine) -> ChatHandler:
-    """Serve chat requests from an engine: 400 for requests it cannot read, 500 when generation failed."""
-
-    def chat(payload: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+    async def chat(request: Request) -> JSONResponse:
+        held = [0]
         try:
-            request = parse_chat_request(payload)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            return 400, error_body(str(exc))
-        reply = engine.submit(request).result()
-        if reply.error:
-            return 500, error_body(reply.error, "server_error")
-        body = completion_body(
-            engine.model_name, reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens
+            body = await read_body(request, held)
+            try:
+                payload = json.loads(body)
+            except (ValueError, RecursionError):
+                raise RequestError(400, "the body is not valid JSON") from None
+            del body
+            page_request = await asyncio.get_running_loop().run_in_executor(check_pool, checker.check, payload)
+            del payload
+            reply = await generate(request, page_request)
+        except RequestError as exc:
+            return error(exc.status, exc.message, "server_error" if exc.status >= 500 else "invalid_request_error")
+        except TimeoutError:
+            return error(408, f"the body did not arrive within {BODY_TIMEOUT_S:g} s")
+        except ClientDisconnect:
+            reply = None
+        finally:
+            budget["bytes"] += held[0]
+        if reply is None:  # nobody reads this answer
+            return error(499, "the client closed the connection")
+        if reply.error and reply.error.startswith("stopped"):
+            return error(503, reply.error, "server_error")
+        if reply.error:  # the details (a Python error, maybe about the batch) go to the log, not to clients
+            logging.getLogger("uvicorn.error").error("%s", reply.error)
+            return error(500, "generation failed on the server", "server_error")
+        return JSONResponse(
+            completion_body(
+                engine.model_name, reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens
+            )
         )
-        return 200, body
 
-    return chat
+    app.add_route("/v1/chat/completions", chat, methods=["POST"])  # plain Starlette: the body is ours to read
+    app.add_route("/chat/completions", chat, methods=["POST"])
+    return app
 
 
-def _on_stop_signals(stop: Callable[[], None]) -> None:
-    """Call `stop` (from another thread, as `shutdown` requires) on SIGINT or SIGTERM."""
+def _h11_with_header_timeout() -> type:
+    """uvicorn's h11 protocol, closing connections that send no complete request head in `HEADER_TIMEOUT_S`
+    (uvicorn only times out idle keep-alive connections, so a trickling client would stay forever)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    def handler(signum: int, frame: Any) -> None:
-        threading.Thread(target=stop, daemon=True).start()
+    class H11WithHeaderTimeout(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm_header_timeout()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_header_timeout()
+
+        def _arm_header_timeout(self) -> None:
+            self.loop.call_later(HEADER_TIMEOUT_S, self._header_timeout, self.cycle)
+
+        def _header_timeout(self, cycle: Any) -> None:
+            waiting = self.cycle is cycle and (cycle is None or cycle.response_complete)
+            if waiting and not self.transport.is_closing():
+                self.transport.close()
+
+    return H11WithHeaderTimeout
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); port 0 picks a free one."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=MAX_CONNECTIONS)
+
+
+def base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/v1"
+
+
+def uvicorn_server(app: Any, stop_generating: Callable[[], None]) -> Any:
+    """The uvicorn server for `app` with our limits; `.run(sockets=[sock])` serves, `.should_exit = True` stops.
+
+    On shutdown, answers in progress get `SHUTDOWN_GRACE_S`; then `stop_generating` (blocking, run in a thread)
+    ends the engine's generation so the requests still waiting are answered 503 and every task can finish."""
+    import asyncio
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(SHUTDOWN_GRACE_S, lambda: loop.run_in_executor(None, stop_generating))
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(
+        app,
+        http=_h11_with_header_timeout(),
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=HEADER_TIMEOUT_S,  # type: ignore[arg-type] - a float works
+        timeout_graceful_shutdown=2 * SHUTDOWN_GRACE_S,  # a backstop: tasks should be done by then
+        backlog=MAX_CONNECTIONS,
+    )
+    return Server(config)
 
 
 def serve_transformers(
     checkpoint: str | Path, config: DocvlConfig, *, host: str, port: int, ready: Callable[[str], None] | None = None
 ) -> None:
     """Serve a checkpoint with our server until SIGINT/SIGTERM; `ready(base_url)` is called once listening."""
-    from docvl.infer.engines import TransformersEngine
+    import importlib.util
+
+    from docvl.infer.engines import EngineError, TransformersEngine
+    from docvl.infer.server_requests import RequestChecker, request_limits
     from docvl.infer.vllm_cmd import served_model_name
 
+    if not all(importlib.util.find_spec(name) for name in ("fastapi", "uvicorn")):
+        raise EngineError("the transformers server needs fastapi and uvicorn", hint="pip install 'docvl[serve-cpu]'")
     engine = TransformersEngine(checkpoint, config, model_name=served_model_name(checkpoint, config))
-    info = config_payload(checkpoint, config)
-    server = ApiServer(host, port, engine.model_name, engine_chat_handler(engine), config_info=info)
-    _on_stop_signals(server.shutdown)
-    if ready:
-        ready(server.base_url)
     try:
-        server.serve_forever()
+        generator = engine.generator
+        positions = getattr(generator.model.config.get_text_config(), "max_position_embeddings", None)
+        checker = RequestChecker(generator.processor, request_limits(checkpoint, config, positions))
+        sock = listen(host, port)
+        server = uvicorn_server(build_app(engine, checker, checkpoint, config), engine.close)
+        if ready:
+            ready(base_url(sock))
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):  # uvicorn handles them, then re-raises them: to
+            signal.signal(stop_signal, lambda signum, frame: None)  # this no-op, so a clean stop exits 0
+        server.run(sockets=[sock])
     finally:
-        server.server_close()
         engine.close()
+
+
+def _on_stop_signals(stop: Callable[[], None]) -> None:
+    """Call `stop` (from another thread) on SIGINT or SIGTERM."""
+
+    def handler(signum: int, frame: Any) -> None:
+        threading.Thread(target=stop, daemon=True).start()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
 
 
 def serve_vllm(command: list[str]) -> int:
