@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from docvl.eval.heldout import FIELDS, FLAGS
+from docvl.scoring.pages import FIELDS, FLAGS
 
 Row = tuple[str, float | None, bool]  # (label, value, higher is better)
 

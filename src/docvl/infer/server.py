@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docvl.infer.engines import Engine, PageRequest
+from docvl.infer.types import Engine, PageRequest
 
 if TYPE_CHECKING:
     from docvl.config import DocvlConfig
@@ -182,7 +182,7 @@ def serve_transformers(
     checkpoint: str | Path, config: DocvlConfig, *, host: str, port: int, ready: Callable[[str], None] | None = None
 ) -> None:
     """Serve a checkpoint with our server until SIGINT/SIGTERM; `ready(base_url)` is called once listening."""
-    from docvl.infer.engines import TransformersEngine
+    from docvl.infer.local import TransformersEngine
     from docvl.infer.vllm_cmd import served_model_name
 
     engine = TransformersEngine(checkpoint, config, model_name=served_model_name(checkpoint, config))
@@ -199,7 +199,7 @@ def serve_transformers(
 
 def serve_vllm(command: list[str]) -> int:
     """Run vLLM in the foreground with its output on ours; SIGINT/SIGTERM are passed on; its exit code."""
-    from docvl.infer.engines import EngineError
+    from docvl.infer.types import EngineError
 
     try:
         process = subprocess.Popen(command)
