@@ -3,7 +3,8 @@
 Layout under a convert output folder `OUT`:
 - `results.jsonl` (`results.shard-I-of-N.jsonl` with `--shard`): one JSON line per finished document,
   appended under an exclusive lock, all or nothing (a short write or a full disk leaves no torn line);
-- `.docvl/done/<key>`: a marker per document (`relpath\\nsha256`), written after its record.
+- the Markdown files the records name, and `.docvl/done/<key>`: a marker per document (`relpath\\nsha256`);
+  `write_document` writes all three in the order resume relies on.
 
 The JSON format is docvl 0.1.0's: a reason is stored as its sentence (see `docvl.judge.Outcome`), and a record
 read here and written again is the same JSON. `latest` gives the newest record per document, `done_keys`
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from docvl.errors import DocvlError
+from docvl.io import atomic_write_text
 from docvl.judge import Outcome, Reason
 from docvl.page import FrontMatter
 
@@ -195,6 +197,25 @@ def append(path: Path, result: DocResult) -> None:
             raise ResultsError(f"cannot append a record ({exc.strerror or exc}); nothing was written", path) from None
     finally:
         os.close(fd)
+
+
+def write_document(out: Path, results_file: Path, key: str, result: DocResult, markdown: str | None) -> None:
+    """Markdown (atomic), record (appended all or nothing), done marker: the order resume relies on. When the
+    record cannot be written the Markdown is taken back; every failure is a ResultsError naming its file."""
+    target = out / result.markdown if result.markdown else None
+    try:
+        if target is not None and markdown is not None:
+            atomic_write_text(target, markdown)
+        try:
+            append(results_file, result)
+        except ResultsError:
+            if target is not None and markdown is not None:
+                target.unlink(missing_ok=True)
+            raise
+        if result.sha256:
+            atomic_write_text(marker_path(out, key), f"{result.path}\n{result.sha256}")
+    except OSError as exc:
+        raise ResultsError(f"cannot write ({exc.strerror or exc})", exc.filename or target or out) from None
 
 
 def _lines(path: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:

@@ -41,15 +41,15 @@ from typing import Any
 
 from docvl.config import DocvlConfig
 from docvl.errors import DocvlError, PdfEmptyError, UsageError
-from docvl.infer.claims import Claim, claim_path, try_claim
+from docvl.infer.claims import Admission, Claim, Ledger
 from docvl.infer.inputs import InputDoc, collect_inputs, in_shard
 from docvl.infer.render import RenderedPage, RenderSettings, list_pages, render_pages
 from docvl.infer.request import request_for
 from docvl.infer.types import Engine, EngineUnavailableError, Reply
-from docvl.io import atomic_write_text, sha256_file
+from docvl.io import sha256_file
 from docvl.judge import Outcome, Reason, judge
 from docvl.page import Page
-from docvl.results import DocResult, DocStatus, PageResult, ResultsError, append, done_keys, marker_path, results_name
+from docvl.results import DocResult, DocStatus, PageResult, results_name, write_document
 from docvl.system import usable_cpus
 
 RENDER_CHUNK = 8
@@ -78,7 +78,24 @@ class PageState:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
-    result: PageResult | None = None
+    result: PageResult = field(init=False)
+
+    def settle(self, parsed: Page | None) -> None:
+        """Its result: the accepted page, or the text-layer fallback; the image and text layer are let go."""
+        self.result = PageResult(
+            page=self.index + 1,
+            fallback=parsed is None,
+            front_matter=parsed.front_matter if parsed else None,
+            text=parsed.text if parsed else _plain(self.text_layer),
+            rotation=self.rotation,
+            outcomes=self.outcomes,
+            temperatures=self.temperatures,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            seconds=round(self.seconds, 3),
+        )
+        self.image_url = None
+        self.text_layer = ""
 
 
 @dataclass
@@ -196,8 +213,6 @@ class Converter:
         self.listing = 0  # page-list jobs in the pool
         self.open_docs: dict[str, DocState] = {}
         self.waiting: deque[DocState] = deque()  # documents with pages still to render
-        self.deferred: dict[str, InputDoc] = {}  # documents another worker held when we came to them
-        self.done: set[tuple[str, str]] = set()
         self.summary = ConvertSummary()
 
     # -- starting documents
@@ -208,25 +223,15 @@ class Converter:
         except OSError as exc:
             self._bad_input(doc, None, f"cannot read file: {exc.strerror}")
             return
-        was_deferred = self.deferred.pop(doc.key, None) is not None
-        if (doc.relpath, digest) in self.done or self._done_elsewhere(doc, digest):
-            self.summary.busy += was_deferred
-            self.summary.skipped += not was_deferred
-            return
-        target = self.out / doc.markdown_relpath
-        if target.exists() and not claim_path(self.out, doc.key).exists():
+        admission, claim = self.ledger.admit(doc, digest)
+        self.summary.skipped += admission is Admission.DONE
+        self.summary.busy += admission is Admission.DONE_BY_OTHER
+        self.summary.taken_over += admission is Admission.TAKE_OVER
+        if admission is Admission.FOREIGN_OUTPUT:
+            target = self.out / doc.markdown_relpath
             self._refuse(f"{doc.path}: refused, its output {target} exists and was not written by docvl")
-            return
-        claim = try_claim(self.out, doc.key)
         if claim is None:
-            self.deferred[doc.key] = doc
             return
-        if self._done_elsewhere(doc, digest):  # finished by the worker that held it a moment ago
-            claim.release()
-            self.summary.busy += was_deferred
-            self.summary.skipped += not was_deferred
-            return
-        self.summary.taken_over += was_deferred
         state = DocState(doc, digest, claim, time.perf_counter())
         self.open_docs[doc.key] = state
         if doc.kind == "image":
@@ -236,10 +241,6 @@ class Converter:
         self.listing += 1
         future = self.pool.submit(list_pages, doc, self.settings, self.pages_spec)
         future.add_done_callback(lambda f: self.events.put(PagesListed(state, f)))
-
-    def _done_elsewhere(self, doc: InputDoc, digest: str) -> bool:
-        marker = marker_path(self.out, doc.key)
-        return marker.is_file() and marker.read_text(encoding="utf-8") == f"{doc.relpath}\n{digest}"
 
     def _refuse(self, line: str) -> None:
         self.summary.refused += 1
@@ -354,20 +355,7 @@ class Converter:
     def _settle(self, page: PageState, parsed: Page | None) -> None:
         """Record a page's outcome (accepted, or the text-layer fallback), give its window place back, and
         finish its document when it is the last."""
-        page.result = PageResult(
-            page=page.index + 1,
-            fallback=parsed is None,
-            front_matter=parsed.front_matter if parsed else None,
-            text=parsed.text if parsed else _plain(page.text_layer),
-            rotation=page.rotation,
-            outcomes=page.outcomes,
-            temperatures=page.temperatures,
-            prompt_tokens=page.prompt_tokens,
-            completion_tokens=page.completion_tokens,
-            seconds=round(page.seconds, 3),
-        )
-        page.image_url = None
-        page.text_layer = ""
+        page.settle(parsed)
         self.held -= 1
         state = page.doc
         state.settled += 1
@@ -386,28 +374,8 @@ class Converter:
             **fields,
         )
 
-    def _commit(self, doc: InputDoc, result: DocResult, markdown: str | None) -> None:
-        """Markdown (atomic), record (appended all or nothing), done marker: the order resume relies on.
-        When the record cannot be written, the Markdown is taken back and ResultsError stops the run."""
-        target = self.out / doc.markdown_relpath
-        try:
-            if markdown is not None:
-                atomic_write_text(target, markdown)
-            try:
-                append(self.results, result)
-            except ResultsError:
-                if markdown is not None:
-                    target.unlink(missing_ok=True)
-                raise
-            if result.sha256:
-                marker = marker_path(self.out, doc.key)
-                atomic_write_text(marker, f"{doc.relpath}\n{result.sha256}")
-        except OSError as exc:
-            raise ResultsError(f"cannot write ({exc.strerror or exc})", exc.filename or target) from None
-
     def _finish_doc(self, state: DocState) -> None:
         pages = [state.pages[i].result for i in state.indices or []]
-        assert all(page is not None for page in pages)
         if state.render_error and not state.rendered_any:  # no page could be made at all: a bad input
             self._bad_input(state.doc, state.sha256, state.render_error, state=state)
             return
@@ -423,7 +391,7 @@ class Converter:
         if fallbacks > self.opts.max_page_errors:
             result.status = DocStatus.FAILED
             self.report(f"{state.doc.path}: {fallbacks} of {len(pages)} pages fell back to the text layer")
-        self._commit(state.doc, result, "\n\n".join(p.text for p in pages if p and p.text))
+        write_document(self.out, self.results, state.doc.key, result, "\n\n".join(p.text for p in pages if p.text))
         self.summary.documents += 1
         self.summary.pages += len(pages)
         self.summary.fallback_pages += fallbacks
@@ -439,7 +407,7 @@ class Converter:
         self.report(f"{doc.path}: {message}")
         status = DocStatus.EMPTY if empty else DocStatus.ERROR
         record = self._record(doc, digest, status, error=message, markdown=doc.markdown_relpath if empty else None)
-        self._commit(doc, record, "" if empty else None)
+        write_document(self.out, self.results, doc.key, record, "" if empty else None)
         if state is not None:
             self._close(state)
 
@@ -455,11 +423,6 @@ class Converter:
         while pending and self.held < self.window and self.listing < self.workers and not self.waiting:
             self._start(pending.popleft())
             self._render_more()
-
-    def _retry_deferred(self, pending: deque[InputDoc]) -> None:
-        """Look again at documents other workers held: finished by them, or free to take over."""
-        self.done = done_keys(self.out)
-        pending.extend(self.deferred.values())
 
     def _dispatch(self, event: Event) -> None:
         match event:
@@ -479,7 +442,7 @@ class Converter:
             raise UsageError("convert.temperatures is empty: no attempt would be made")
         self.out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        self.done = done_keys(self.out)
+        self.ledger = Ledger(self.out)
         pending = deque(docs)
         from multiprocessing import get_context
 
@@ -488,10 +451,10 @@ class Converter:
             while True:
                 self._fill(pending)
                 if not self.open_docs and not pending:
-                    if not self.deferred:
+                    if not self.ledger.held:
                         break
-                    time.sleep(CLAIM_POLL_S)
-                    self._retry_deferred(pending)
+                    time.sleep(CLAIM_POLL_S)  # documents other workers hold: finished by them, or taken over
+                    pending.extend(self.ledger.retry())
                     continue
                 self._dispatch(self.events.get())
         finally:
