@@ -1,8 +1,10 @@
 """An OpenAI-compatible `/chat/completions` endpoint over HTTP (httpx), from a bounded pool of threads, so
 hundreds of requests can be in flight against vLLM.
 
-Each request has a total deadline (`timeout_s`, not per read: a server trickling a byte every few seconds
-is cut off) and its reply a size limit derived from `max_tokens` (an endless body is cut off, not buffered).
+Each request has a total deadline (`timeout_s`, not per read: a server trickling a byte every few seconds,
+in the headers or the body, is cut off): every socket read and write of the exchange waits at most for the
+time left, through a network backend given to httpx's connection pool. A reply has a size limit derived
+from `max_tokens` (an endless body is cut off, not buffered).
 The API key is sent only when given for this server: `api_key`, or `$DOCVL_API_KEY`. The environment's
 `OPENAI_API_KEY` is never read, so a key for OpenAI does not travel to whatever `--server` names; a key
 sent over plain HTTP to a host other than loopback is warned about once.
@@ -14,6 +16,7 @@ import ipaddress
 import json
 import logging
 import os
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -32,8 +35,53 @@ class ReplyTooLargeError(EngineError):
     """The server sent more than a reply of `max_tokens` can hold."""
 
 
-class DeadlineError(EngineError):
-    """The whole exchange took longer than its deadline."""
+_deadline = threading.local()  # the deadline of the exchange this thread is in (httpx's sync I/O runs here)
+
+
+def _time_left(timeout: float | None) -> float | None:
+    """A socket wait of at most `timeout` and at most the time left to this thread's deadline."""
+    import httpcore
+
+    deadline = getattr(_deadline, "at", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the request's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+def _deadline_transport(limits: Any) -> Any:
+    """httpx's transport whose sockets honour the thread's deadline on every read and write."""
+    import httpcore
+    import httpx
+
+    class DeadlineStream(httpcore.NetworkStream):
+        def __init__(self, inner: httpcore.NetworkStream):
+            self._inner = inner
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self._inner.read(max_bytes, _time_left(timeout))
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self._inner.write(buffer, _time_left(timeout))
+
+        def close(self) -> None:
+            self._inner.close()
+
+        def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+            return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _time_left(timeout)))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class DeadlineBackend(httpcore.SyncBackend):
+        def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+            return DeadlineStream(super().connect_tcp(*args, **kwargs))
+
+    transport = httpx.HTTPTransport(limits=limits)
+    transport._pool._network_backend = DeadlineBackend()  # no public way to pass httpcore a backend
+    return transport
 
 
 def normalize_base_url(url: str) -> str:
@@ -83,10 +131,9 @@ class OpenAIEngine(Engine):
         self.connect_retries = connect_retries
         self.retry_backoff_s = retry_backoff_s
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self._client = httpx.Client(
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            headers=headers, timeout=httpx.Timeout(timeout_s), transport=_deadline_transport(limits)
         )
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="docvl-http")
         self.model_name = model or ""
@@ -117,12 +164,12 @@ class OpenAIEngine(Engine):
 
         refused = 0
         while True:
-            deadline = time.monotonic() + timeout
+            _deadline.at = time.monotonic() + timeout
             try:
                 with self._client.stream(
                     method, self.base_url + path, content=body, headers={"Content-Type": "application/json"}
                 ) as response:
-                    return response.status_code, _read_body(response, deadline, max_bytes)
+                    return response.status_code, _read_body(response, max_bytes)
             except httpx.ConnectError as exc:
                 refused += 1
                 if self._on_unreachable():
@@ -134,6 +181,8 @@ class OpenAIEngine(Engine):
                         f"after {self.connect_retries} retries"
                     ) from None
                 time.sleep(self.retry_backoff_s * 2 ** (refused - 1))
+            finally:
+                _deadline.at = None
 
     def _complete(self, request: PageRequest) -> Reply:
         import httpx
@@ -153,7 +202,7 @@ class OpenAIEngine(Engine):
                 timeout=self.timeout_s,
                 max_bytes=reply_size_limit(request.max_tokens),
             )
-        except (httpx.TimeoutException, DeadlineError):
+        except httpx.TimeoutException:
             return Reply(error=f"timed out after {self.timeout_s:g} s", seconds=time.perf_counter() - start)
         except ReplyTooLargeError as exc:
             return Reply(error=exc.message, seconds=time.perf_counter() - start)
@@ -169,8 +218,8 @@ class OpenAIEngine(Engine):
         self._client.close()
 
 
-def _read_body(response: Any, deadline: float, max_bytes: int) -> bytes:
-    """The body, read in pieces: DeadlineError past `deadline`, ReplyTooLargeError beyond `max_bytes`."""
+def _read_body(response: Any, max_bytes: int) -> bytes:
+    """The body, read in pieces: ReplyTooLargeError beyond `max_bytes`."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise ReplyTooLargeError(f"reply of {int(declared)} bytes is over the limit of {max_bytes}")
@@ -179,8 +228,6 @@ def _read_body(response: Any, deadline: float, max_bytes: int) -> bytes:
         size += len(chunk)
         if size > max_bytes:
             raise ReplyTooLargeError(f"reply is over the limit of {max_bytes} bytes")
-        if time.monotonic() > deadline:
-            raise DeadlineError("the reply did not finish in time")
         chunks.append(chunk)
     return b"".join(chunks)
 
