@@ -74,7 +74,7 @@ def generate_set(
     references: dict[str, tuple[Pair, Page]] = {}
     for index, pair in enumerate(pageset.pairs):
         try:
-            references[f"{index:06d}.pdf"] = (pair, read_reference(Path(pair.md or "")))
+            references[f"{index:06d}.pdf"] = (pair, read_reference(pair.md))
         except (OSError, UnicodeDecodeError, DocvlError) as exc:
             report(f"{pageset.name}: {pair.md}: reference skipped ({exc})")
     docs = [InputDoc(str(pair.pdf), relpath, "pdf") for relpath, (pair, _) in references.items()]

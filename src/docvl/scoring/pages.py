@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from docvl.errors import PageFormatError
 from docvl.judge import Reason
 from docvl.page import FrontMatter, Page, parse_page
 from docvl.results import PageResult
@@ -57,8 +58,10 @@ class PageScore:
     pair: tuple[str, str] = ("", "")  # normalized (output, reference), for the pooled distance
 
 
-def read_reference(md: Path) -> Page:
+def read_reference(md: Path | None) -> Page:
     """A pair's reference page, parsed strictly (PageFormatError / OSError when it cannot be used)."""
+    if md is None:
+        raise PageFormatError("the pair has no reference Markdown")
     return parse_page(md.read_text(encoding="utf-8"))
 
 

@@ -49,7 +49,7 @@ class GenerationEval(TrainerCallback):
                 if len(chosen) == config.eval.generate_samples:
                     break
                 try:
-                    chosen.append((pair, read_reference(pair.md)))  # type: ignore[arg-type]
+                    chosen.append((pair, read_reference(pair.md)))
                 except (OSError, UnicodeDecodeError, DocvlError) as exc:
                     log.warning("generation eval: %s: reference skipped (%s)", pair.md, exc)
             self.samples[pageset.name] = chosen
