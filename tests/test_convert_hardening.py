@@ -71,6 +71,16 @@ def test_outputs_stay_inside_out(fixtures_dir: Path, tmp_path: Path) -> None:
     assert not (pairs / "results.jsonl").exists() or read_results(pairs) == {}
 
 
+def test_converter_refuses_a_relpath_leading_out(tmp_path: Path) -> None:
+    (tmp_path / "a.pdf").write_bytes(blank_pdf(1))
+    config = _config()
+    with FakeOpenAIServer() as fake, open_engine(config, server=fake.base_url) as engine:
+        summary = Converter(engine, config, tmp_path / "out").run(
+            [InputDoc(str(tmp_path / "a.pdf"), "../a.pdf", "pdf")]
+        )
+    assert summary.refused == 1 and not (tmp_path / "a.md").exists()
+
+
 def test_output_that_is_an_input_is_refused(tmp_path: Path) -> None:
     (tmp_path / "a.pdf").write_bytes(blank_pdf(1))
     (tmp_path / "a.md").write_text("not docvl's")

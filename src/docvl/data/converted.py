@@ -16,7 +16,7 @@ from docvl.data.sources import DocRef, SourcePage, doc_id_for
 from docvl.errors import PdfError
 from docvl.io import sha256_bytes
 from docvl.page import Page, serialize_page
-from docvl.results import DocStatus, latest_offsets, read_at
+from docvl.results import DocStatus, ResultsError, latest_offsets, read_at
 
 KIND = "converted"
 _ACCEPTED = (DocStatus.OK, DocStatus.FAILED)  # "failed" documents still have good pages; error/empty have none
@@ -46,8 +46,12 @@ def _page_pdfs(source: str, data: bytes, numbers: list[int]) -> dict[int, bytes]
 
 
 def load_doc(ref: DocRef) -> list[SourcePage]:
-    """The accepted pages of one converted document as pairs; one error page when the source is unusable."""
-    record = read_at(Path(ref.extra["results"]), int(ref.extra["offset"]))
+    """The accepted pages of one converted document as pairs; one error page when the record or the source is
+    unusable."""
+    try:
+        record = read_at(Path(ref.extra["results"]), int(ref.extra["offset"]))
+    except ResultsError as exc:
+        return [SourcePage(ref.doc_id, 1, ref.origin, error=str(exc), check="record")]
     source = record.source or ref.origin
     pages = [p for p in record.pages if not p.fallback and p.front_matter is not None]
     try:

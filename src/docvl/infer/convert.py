@@ -42,7 +42,7 @@ from typing import Any
 from docvl.config import DocvlConfig
 from docvl.errors import DocvlError, PdfEmptyError, UsageError
 from docvl.infer.claims import Admission, Claim, Ledger
-from docvl.infer.inputs import InputDoc, collect_inputs, in_shard
+from docvl.infer.inputs import InputDoc, collect_inputs, in_shard, output_problem
 from docvl.infer.render import RenderedPage, RenderSettings, list_pages, render_pages
 from docvl.infer.request import request_for
 from docvl.infer.types import Engine, EngineUnavailableError, Reply
@@ -218,6 +218,9 @@ class Converter:
     # -- starting documents
 
     def _start(self, doc: InputDoc) -> None:
+        if problem := output_problem(doc, self.out, set()):  # for callers that build InputDocs themselves
+            self._refuse(problem)
+            return
         try:
             digest = sha256_file(doc.path)
         except OSError as exc:
