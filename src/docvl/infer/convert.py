@@ -237,10 +237,6 @@ class Converter:
             return
         state = DocState(doc, digest, claim, time.perf_counter())
         self.open_docs[doc.key] = state
-        if doc.kind == "image":
-            state.indices = [0]
-            self.waiting.append(state)
-            return
         self.listing += 1
         future = self.pool.submit(list_pages, doc, self.settings, self.pages_spec)
         future.add_done_callback(lambda f: self.events.put(PagesListed(state, f)))
