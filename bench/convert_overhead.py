@@ -97,16 +97,19 @@ def _peak_rss_mib() -> float:
 def child_floor(pages: int, workers: int) -> dict[str, float]:
     """Render + encode every page with `workers` processes: the most convert could ever do."""
     from docvl.config import load_config
-    from docvl.infer.convert import InputDoc, RenderSettings, render_pages
+    from docvl.infer.inputs import InputDoc
+    from docvl.infer.render import RenderSettings, render_pages
 
     config = load_config()
     settings = RenderSettings(config.data.target_longest_image_dim, config.convert.image_format, 120.0)
     with tempfile.TemporaryDirectory() as tmp:
         docs = [InputDoc(p, Path(p).name, "pdf") for p in make_corpus(Path(tmp), pages)]
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-            list(pool.map(render_pages, docs[:workers], [settings] * workers))  # start the workers
+            list(pool.map(render_pages, docs[:workers], [settings] * workers, [[0]] * workers))  # start the workers
             start = time.perf_counter()
-            count = sum(len(r[1]) for r in pool.map(render_pages, docs, [settings] * len(docs), chunksize=4))
+            count = sum(
+                len(r) for r in pool.map(render_pages, docs, [settings] * len(docs), [[0]] * len(docs), chunksize=4)
+            )
             seconds = time.perf_counter() - start
     return {"pages": count, "seconds": seconds, "pages_per_s": count / seconds, "rss_mib": _peak_rss_mib()}
 

@@ -16,7 +16,8 @@ import json
 import urllib.request
 
 from docvl.config import load_config
-from docvl.infer.engines import chat_messages, page_request
+from docvl.infer.request import page_request
+from docvl.infer.types import chat_messages
 from docvl.page import parse_page
 from docvl.pdf import PdfFile
 

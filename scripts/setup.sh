@@ -8,5 +8,5 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 export DS_BUILD_OPS=0 PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-.venv/bin/python -m pip install -q -e ".[train,dev]"
+.venv/bin/python -m pip install -q -e ".[train,serve-cpu,dev]"
 echo "docvl installed in .venv ($(.venv/bin/docvl --version))"

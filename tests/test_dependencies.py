@@ -12,7 +12,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # Import name -> distribution name, where they differ.
-DISTRIBUTION = {"PIL": "pillow", "yaml": "pyyaml", "flash_attn": "flash-attn"}
+DISTRIBUTION = {
+    "PIL": "pillow",
+    "yaml": "pyyaml",
+    "flash_attn": "flash-attn",
+    "bs4": "beautifulsoup4",
+    "markdown_it": "markdown-it-py",
+}
 # Declared but never imported by docvl: another package loads them when a config asks for it.
 LOADED_BY_OTHERS = {
     "deepspeed": "transformers' Trainer, for train.deepspeed",

@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 
 from docvl.cli import app
 from docvl.config import load_config, save_config
-from docvl.eval.heldout import score_page
+from docvl.judge import Outcome, Reason
 from docvl.page import FrontMatter, Page
+from docvl.results import PageResult
 from docvl.scoring import score_bench
+from docvl.scoring.pages import score_page
 from docvl.train.run import train
 
 EVAL_PAGES = ("edgar", "untable", "blanktext")  # text, an HTML table, a blank page
@@ -182,21 +184,19 @@ REFERENCE = Page(FrontMatter("en", is_table=True), "Total | 3\n\n<table><tr><td>
 
 
 def test_score_page_rules() -> None:
-    reply = {"fallback": False, "front_matter": {"primary_language": "en", "is_rotation_valid": True,
-             "rotation_correction": 0, "is_table": False, "is_diagram": False}, "text": REFERENCE.text,
-             "rotation": 90, "reasons": ["rotated by 90", "ok"], "completion_tokens": 7}  # fmt: skip
+    reply = PageResult(1, False, FrontMatter("en"), REFERENCE.text, rotation=90, completion_tokens=7,
+                       outcomes=[Outcome(Reason.ROTATED, "90"), Outcome(Reason.OK)])  # fmt: skip
     score = score_page(REFERENCE, reply)
     assert score.edit_distance == 0.0 and score.teds == 1.0
     # convert turned the page by 90 before the accepted reply: the page as given was not upright
     assert score.front_matter == {"language": True, "rotation_valid": False, "rotation_correction": False,
                                   "table": False, "diagram": True}  # fmt: skip
-    reasons = ["unparseable: no front matter", "degenerate repetition", "finish_reason length"]
-    fallback = {"fallback": True, "front_matter": None, "text": REFERENCE.text, "rotation": 0, "reasons": reasons}
-    score = score_page(REFERENCE, fallback)
+    outcomes = [Outcome(Reason.UNPARSEABLE, "no front matter"), Outcome(Reason.REPETITION), Outcome(Reason.LENGTH)]
+    score = score_page(REFERENCE, PageResult(1, True, None, REFERENCE.text, outcomes=outcomes))
     assert score.edit_distance == 1.0 and score.teds == 0.0 and score.front_matter is None  # text layer not credited
     assert score.flags == {"parse_failure": True, "repetition": True, "truncated": True, "empty": False,
                            "fallback": True}  # fmt: skip
-    empty = score_page(REFERENCE, {**reply, "text": "", "rotation": 0, "reasons": ["ok"]})
+    empty = score_page(REFERENCE, PageResult(1, False, FrontMatter("en"), "", outcomes=[Outcome(Reason.OK)]))
     assert empty.flags["empty"] and empty.front_matter["rotation_valid"] and empty.edit_distance == 1.0
 
 

@@ -19,6 +19,7 @@ import pytest
 from docvl.config import load_config, save_config
 from docvl.infer import read_results
 from docvl.infer.fakes import Act, FakeOpenAIServer
+from docvl.judge import Reason
 
 DOCVL = [sys.executable, "-m", "docvl.cli"]
 
@@ -78,10 +79,10 @@ def test_serve_and_convert_full_path(tiny_ckpt: Path, fixtures_dir: Path, tmp_pa
         records = read_results(out)
         assert set(records) == {"edgar.pdf", "small_page_size.pdf"}
         for record in records.values():
-            assert (out / record["markdown"]).is_file()
-            page = record["pages"][0]
-            assert page["fallback"] and page["prompt_tokens"] > 50 and page["completion_tokens"] >= 1
-            assert page["reasons"][0].startswith(("finish_reason length", "unparseable"))
+            assert (out / record.markdown).is_file()
+            page = record.pages[0]
+            assert page.fallback and page.prompt_tokens > 50 and page.completion_tokens >= 1
+            assert page.outcomes[0].reason in (Reason.LENGTH, Reason.UNPARSEABLE)
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0  # a clean shutdown on SIGTERM

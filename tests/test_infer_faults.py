@@ -13,10 +13,11 @@ from pdf_factory import blank_pdf, encrypted_pdf, truncated_pdf
 
 from docvl.config import load_config
 from docvl.infer import convert, open_engine, read_results
-from docvl.infer.convert import collect_inputs, in_shard, is_degenerate, parse_shard
 from docvl.infer.encode import decode_data_url
-from docvl.infer.engines import EngineUnavailableError
 from docvl.infer.fakes import VALID_REPLY, Act, FakeOpenAIServer
+from docvl.infer.inputs import collect_inputs, in_shard, parse_shard
+from docvl.infer.types import EngineUnavailableError
+from docvl.judge import is_degenerate
 from docvl.page import FrontMatter, Page, serialize_page
 
 TEMPS = [0.1, 0.2, 0.3]
@@ -67,18 +68,18 @@ def test_fault_ends_accepted_or_fallback_with_schedule(fault: str, fixtures_dir:
     script, fallback, attempts = FAULTS[fault]
     summary, fake, _ = _run(script, [str(fixtures_dir / "pdfs" / "edgar.pdf")], tmp_path)
     record = read_results(tmp_path)["edgar.pdf"]
-    page = record["pages"][0]
-    assert summary.pages == 1 and record["num_pages"] == 1
-    assert page["fallback"] is fallback
-    assert page["attempts"] == attempts
-    assert page["temperatures"] == TEMPS[:attempts]
+    page = record.pages[0]
+    assert summary.pages == 1 and len(record.pages) == 1
+    assert page.fallback is fallback
+    assert page.attempts == attempts
+    assert page.temperatures == TEMPS[:attempts]
     assert [r["temperature"] for r in fake.requests] == TEMPS[:attempts]
     if fallback:  # the text layer, marked; the document is over its error budget (0)
-        assert "Edgar" in page["text"] and "\r" not in page["text"]
-        assert record["status"] == "failed" and summary.failed_documents == 1
+        assert "Edgar" in page.text and "\r" not in page.text
+        assert record.status == "failed" and summary.failed_documents == 1
     else:
-        assert page["text"] == "# A page\n\nSome text." and record["status"] == "ok"
-    assert (tmp_path / "edgar.md").read_text() == page["text"]
+        assert page.text == "# A page\n\nSome text." and record.status == "ok"
+    assert (tmp_path / "edgar.md").read_text() == page.text
 
 
 def test_rotation_claim_reasks_on_rotated_page(fixtures_dir: Path, tmp_path: Path) -> None:
@@ -90,8 +91,8 @@ def test_rotation_claim_reasks_on_rotated_page(fixtures_dir: Path, tmp_path: Pat
         return Act(text=ROTATED) if n == 0 else Act()
 
     _run(script, [str(fixtures_dir / "pdfs" / "edgar.pdf")], tmp_path)
-    page = read_results(tmp_path)["edgar.pdf"]["pages"][0]
-    assert page["rotation"] == 90 and not page["fallback"] and page["attempts"] == 2
+    page = read_results(tmp_path)["edgar.pdf"].pages[0]
+    assert page.rotation == 90 and not page.fallback and page.attempts == 2
     assert sizes[1] == sizes[0][::-1]  # the second ask saw the page turned a quarter
 
 
@@ -101,8 +102,8 @@ def test_error_budget_decides_document_status(fixtures_dir: Path, tmp_path: Path
         lambda p, n: Act(), [str(fixtures_dir / "pdfs" / "skinnypage.pdf")], tmp_path, **{"convert.max_page_errors": 1}
     )
     record = read_results(tmp_path)["skinnypage.pdf"]
-    assert [p["fallback"] for p in record["pages"]] == [False, True]
-    assert record["status"] == "ok" and summary.failed_documents == 0 and summary.fallback_pages == 1
+    assert [p.fallback for p in record.pages] == [False, True]
+    assert record.status == "ok" and summary.failed_documents == 0 and summary.fallback_pages == 1
 
 
 def test_bad_inputs_reported_counted_and_run_goes_on(fixtures_dir: Path, tmp_path: Path) -> None:
@@ -119,9 +120,9 @@ def test_bad_inputs_reported_counted_and_run_goes_on(fixtures_dir: Path, tmp_pat
     assert summary.bad_inputs == 4 and summary.documents == 1
     assert len(lines) == 4 and all("\n" not in line for line in lines)
     records = read_results(out)
-    assert records["good.pdf"]["status"] == "ok"
-    assert {records[n]["status"] for n in ("corrupt.pdf", "locked.pdf", "notes.pdf")} == {"error"}
-    assert records["empty.pdf"]["status"] == "empty" and (out / "empty.md").read_text() == ""
+    assert records["good.pdf"].status == "ok"
+    assert {records[n].status for n in ("corrupt.pdf", "locked.pdf", "notes.pdf")} == {"error"}
+    assert records["empty.pdf"].status == "empty" and (out / "empty.md").read_text() == ""
 
 
 def test_unreachable_server_fails_fast(tmp_path: Path) -> None:
@@ -150,7 +151,7 @@ def test_server_dying_mid_run_stops_and_keeps_finished(fixtures_dir: Path, tmp_p
     records = read_results(tmp_path)
     assert 1 <= len(records) < len(pdfs)
     for name, record in records.items():
-        assert (tmp_path / record["markdown"]).is_file(), name
+        assert (tmp_path / record.markdown).is_file(), name
 
 
 def test_inputs_globs_lists_images_and_shards(fixtures_dir: Path, tmp_path: Path) -> None:
@@ -159,7 +160,7 @@ def test_inputs_globs_lists_images_and_shards(fixtures_dir: Path, tmp_path: Path
     Image.new("RGB", (300, 200), "white").save(tmp_path / "scan.png")
     listing = tmp_path / "list.txt"
     listing.write_text(f"{fixtures_dir / 'pdfs' / 'edgar.pdf'}\n# a comment\nscan.png\n")
-    docs, problems = collect_inputs([str(listing), str(fixtures_dir / "pdfs" / "edgar*.pdf")])
+    docs, problems = collect_inputs([str(listing), str(fixtures_dir / "pdfs" / "edgar*.pdf")], tmp_path / "out")
     assert [d.relpath for d in docs] == ["edgar.pdf", "scan.png", "edgar-rotated90.pdf", "edgar_image.pdf"]
     assert problems == []  # the same file twice is one document
     assert [d.kind for d in docs] == ["pdf", "image", "pdf", "pdf"]

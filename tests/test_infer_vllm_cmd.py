@@ -10,8 +10,9 @@ import pytest
 
 from docvl.config import load_config, save_config
 from docvl.errors import ConfigError
-from docvl.infer.engines import EngineError, VllmEngine
+from docvl.infer.types import EngineError
 from docvl.infer.vllm_cmd import build_vllm_command
+from docvl.infer.vllm_server import VllmEngine
 from docvl.runconfig import resolve_run_config
 
 SERVE = [
@@ -76,7 +77,7 @@ def test_vllm_that_fails_to_start_shows_its_log(tiny_checkpoints: dict[str, Path
 
 def test_auto_backend_is_transformers_without_a_gpu() -> None:
     from docvl.config import ServeConfig
-    from docvl.infer.engines import resolve_backend
+    from docvl.infer.factory import resolve_backend
 
     assert resolve_backend(ServeConfig()) == "transformers"  # no CUDA device on this machine kind
     assert resolve_backend(ServeConfig(backend="vllm")) == "vllm"
@@ -163,9 +164,9 @@ def test_vllm_that_dies_mid_run_is_restarted_and_no_document_is_lost(
     records = read_results(out)
     assert sorted(records) == sorted(names) and summary.documents == len(names)
     for name, record in records.items():
-        asked = record["pages"][:1] if name == "skinnypage.pdf" else record["pages"]
-        assert asked and all(not p["fallback"] and p["text"] == "# A page\n\nSome text." for p in asked), name
-        assert (out / record["markdown"]).is_file()
+        asked = record.pages[:1] if name == "skinnypage.pdf" else record.pages
+        assert asked and all(not p.fallback and p.text == "# A page\n\nSome text." for p in asked), name
+        assert (out / record.markdown).is_file()
     log = next(tmp_path.glob("vllm-*.log")).read_text()
     assert log.count("fake vllm: crashing") == len(pids) - 1
 
@@ -190,4 +191,4 @@ def test_vllm_dying_without_restarts_stops_with_one_line(
     records = read_results(out)  # the two documents answered before the crash are kept, whole
     assert sorted(records) == sorted(ONE_PAGE[:2])
     for record in records.values():
-        assert record["status"] == "ok" and (out / record["markdown"]).read_text() == "# A page\n\nSome text."
+        assert record.status == "ok" and (out / record.markdown).read_text() == "# A page\n\nSome text."

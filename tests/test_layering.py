@@ -29,8 +29,19 @@ APPS = ("cli", "quickstart", "__main__")
 # A stage's public modules: what higher stages may import (add a module here when it is meant for them).
 PUBLIC = {
     "data": {"docvl.data", "docvl.data.pageset", "docvl.data.dataset", "docvl.data.pipeline"},
-    "infer": {"docvl.infer", "docvl.infer.server_config"},
-    "train": {"docvl.train"},
+    # The per-page conversion core others reuse: request/reply types and requests, the one generation routine,
+    # engines from the factory, the converter and its inputs. HTTP, vLLM supervision and rendering stay inside.
+    "infer": {
+        "docvl.infer",
+        "docvl.infer.server_config",
+        "docvl.infer.types",
+        "docvl.infer.request",
+        "docvl.infer.local",
+        "docvl.infer.factory",
+        "docvl.infer.convert",
+        "docvl.infer.inputs",
+    },
+    "train": {"docvl.train", "docvl.train.loss_eval"},
     "eval": {"docvl.eval"},
 }
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from serve_factory import page_payload, serve_checkpoint
 
 from docvl.config import find_saved_config
-from docvl.infer.engines import PageRequest, TransformersEngine
+from docvl.infer.local import TransformersEngine
+from docvl.infer.types import PageRequest
 
 
 def _request(max_tokens: int) -> PageRequest:

@@ -207,8 +207,8 @@ def test_a_failed_generation_tells_clients_nothing_of_it(tmp_path: Path) -> None
 
     from docvl.config import load_config
     from docvl.infer import server as server_module
-    from docvl.infer.engines import Reply
     from docvl.infer.server_requests import RequestLimits
+    from docvl.infer.types import Reply
 
     class FailingEngine:
         model_name = "failing"

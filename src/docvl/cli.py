@@ -272,7 +272,7 @@ def serve(
     """Serve a checkpoint over an OpenAI-compatible API (vLLM, or our transformers server for CPU)."""
     import shlex
 
-    from docvl.infer.engines import resolve_backend
+    from docvl.infer.factory import resolve_backend
 
     cfg = _load_config_for_run(checkpoint, config, set_, backend)
     host, port = host or cfg.serve.host, port if port is not None else cfg.serve.port
@@ -322,7 +322,7 @@ def convert(
         str | None, typer.Option(help="Base URL of an OpenAI-compatible API, e.g. http://host:8000/v1")
     ] = None,
     api_key: Annotated[
-        str | None, typer.Option(help="API key for --server (or $DOCVL_API_KEY / $OPENAI_API_KEY).")
+        str | None, typer.Option(help="API key for --server (or $DOCVL_API_KEY; $OPENAI_API_KEY is never sent).")
     ] = None,
     model: Annotated[
         str | None,
@@ -340,8 +340,8 @@ def convert(
 ) -> None:
     """Convert documents to Markdown (+ one JSONL record per document); resumable, shardable."""
     from docvl.infer.convert import convert as run_convert
-    from docvl.infer.convert import parse_shard
-    from docvl.infer.engines import open_engine
+    from docvl.infer.factory import open_engine
+    from docvl.infer.inputs import parse_shard
 
     if server is None and model is None:
         raise typer.BadParameter("give --server URL or --model CHECKPOINT")
@@ -377,7 +377,7 @@ def convert(
         _print_json({"out": str(out), **summary.to_dict()})
     elif not console.is_quiet():
         console.out().print(summary.line(), highlight=False)
-    if summary.failed_documents or summary.bad_inputs:
+    if summary.failures:
         raise typer.Exit(1)
 
 

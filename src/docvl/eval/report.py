@@ -10,14 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from docvl.scoring.pages import FIELDS, FLAGS
+
 Row = tuple[str, float | None, bool]  # (label, value, higher is better)
 
 
 def metric_rows(run: dict[str, Any]) -> list[Row]:
     """Every number of one run worth comparing across checkpoints, in display order."""
     rows: list[Row] = []
-    if run.get("sets"):
-        from docvl.eval.heldout import FIELDS, FLAGS  # held-out metrics only: bench-only reports stay light
     for name, s in run.get("sets", {}).items():
         rows += [
             (f"{name} loss", s["loss"], False),

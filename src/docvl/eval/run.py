@@ -134,8 +134,10 @@ def generate_bench(engine: Any, config: DocvlConfig, bench_dir: Path, work_dir: 
     convert delivers (the text layer for a page without an accepted reply, as a user would get it).
     """
     from docvl.eval.heldout import eval_generation_config
-    from docvl.infer.convert import Converter, InputDoc, read_results
+    from docvl.infer.convert import Converter
+    from docvl.infer.inputs import InputDoc
     from docvl.io import atomic_write_text
+    from docvl.results import latest
 
     loaded = load_bench(bench_dir)  # its problems are reported once, by score_bench
     wanted: dict[str, set[int]] = defaultdict(set)
@@ -153,10 +155,10 @@ def generate_bench(engine: Any, config: DocvlConfig, bench_dir: Path, work_dir: 
         for number, (spec, docs) in enumerate(groups.items()):
             out = work_dir / "bench-runs" / f"repeat{repeat}-{number}"
             Converter(engine, generation, out, pages=spec, report=report).run(docs)
-            for relpath, record in read_results(out).items():
-                for page in record.get("pages", []):
-                    target = outputs / f"{relpath.removesuffix('.pdf')}_pg{page['page']}_repeat{repeat}.md"
-                    atomic_write_text(target, page["text"])
+            for relpath, record in latest(out, on_bad=report).items():
+                for page in record.pages:
+                    target = outputs / f"{relpath.removesuffix('.pdf')}_pg{page.page}_repeat{repeat}.md"
+                    atomic_write_text(target, page.text)
     outputs.mkdir(parents=True, exist_ok=True)
     return outputs
 
@@ -171,15 +173,19 @@ def evaluate_checkpoint(
     progress: Progress,
 ) -> dict[str, Any]:
     """Loss and generation metrics per held-out set, and the bench, for one checkpoint (or server)."""
-    from docvl.eval.heldout import eval_sets, generate_set, teacher_forced_losses
-    from docvl.infer.engines import open_engine
+    from docvl.eval.heldout import eval_sets, generate_set
+    from docvl.infer.factory import open_engine
 
     sets, problems = eval_sets(config, options.sets) if options.sets or not options.bench else ([], [])
     for line in problems:
         report(line)
     if not sets and not options.bench:
         raise UsageError("no held-out page set to evaluate", hint="give --sets NAME=DIR or set data.eval")
-    losses = teacher_forced_losses(checkpoint, config, [s for _, s in sets], work_dir) if checkpoint and sets else {}
+    losses = {}
+    if checkpoint and sets:
+        from docvl.train.loss_eval import teacher_forced_losses
+
+        losses = teacher_forced_losses(checkpoint, config, [s for _, s in sets], work_dir)
     run: dict[str, Any] = {"name": name, "checkpoint": str(checkpoint) if checkpoint else None, "sets": {}}
     with open_engine(
         config, server=options.server, api_key=options.api_key, model=checkpoint, log_dir=work_dir

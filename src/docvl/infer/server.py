@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from docvl.config import DocvlConfig
-    from docvl.infer.engines import TransformersEngine
+    from docvl.infer.local import TransformersEngine
     from docvl.infer.server_requests import RequestChecker
 
 # Connections (idle, slow or busy) served at once; more get 503 from uvicorn.
@@ -268,17 +268,17 @@ def serve_transformers(
     """Serve a checkpoint with our server until SIGINT/SIGTERM; `ready(base_url)` is called once listening."""
     import importlib.util
 
-    from docvl.infer.engines import EngineError, TransformersEngine
+    from docvl.infer.local import TransformersEngine
     from docvl.infer.server_requests import RequestChecker, request_limits
+    from docvl.infer.types import EngineError
     from docvl.infer.vllm_cmd import served_model_name
 
     if not all(importlib.util.find_spec(name) for name in ("fastapi", "uvicorn")):
         raise EngineError("the transformers server needs fastapi and uvicorn", hint="pip install 'docvl[serve-cpu]'")
     engine = TransformersEngine(checkpoint, config, model_name=served_model_name(checkpoint, config))
     try:
-        generator = engine.generator
-        positions = getattr(generator.model.config.get_text_config(), "max_position_embeddings", None)
-        checker = RequestChecker(generator.processor, request_limits(checkpoint, config, positions))
+        positions = getattr(engine.model.config.get_text_config(), "max_position_embeddings", None)
+        checker = RequestChecker(engine.processor, request_limits(checkpoint, config, positions))
         sock = listen(host, port)
         server = uvicorn_server(build_app(engine, checker, checkpoint, config), engine.close)
         if ready:
@@ -302,7 +302,7 @@ def _on_stop_signals(stop: Callable[[], None]) -> None:
 
 def serve_vllm(command: list[str]) -> int:
     """Run vLLM in the foreground with its output on ours; SIGINT/SIGTERM are passed on; its exit code."""
-    from docvl.infer.engines import EngineError
+    from docvl.infer.types import EngineError
 
     try:
         process = subprocess.Popen(command)

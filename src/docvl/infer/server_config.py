@@ -55,7 +55,7 @@ def fetch_served_config(base_url: str, *, model: str | None = None, api_key: str
     that cannot be reached is reported by the engine that talks to it next)."""
     import httpx
 
-    from docvl.infer.engines import normalize_base_url
+    from docvl.infer.http_client import normalize_base_url
 
     base_url = normalize_base_url(base_url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

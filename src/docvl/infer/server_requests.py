@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docvl.infer.engines import PageRequest
+from docvl.infer.types import PageRequest
 
 if TYPE_CHECKING:
     from docvl.config import DocvlConfig

@@ -62,13 +62,15 @@ def encode_prompt(processor: Any, image: Image.Image, prompt: str, *, image_firs
 def encode_training_sample(
     processor: Any, image: Image.Image, prompt: str, reply: str, *, image_first: bool = True
 ) -> dict[str, Any]:
-    """`encode_prompt` plus the reply, with labels on the reply and its closing `<|im_end|>` only.
+    """`encode_prompt` plus the reply, with labels on the reply and its closing end-of-turn token only.
 
     The reply is tokenized on its own after the prompt (the assistant header ends in a newline, a pre-token
-    boundary, so this equals tokenizing the whole text). Whatever the template writes after `<|im_end|>`
+    boundary, so this equals tokenizing the whole text). Whatever the template writes after the end token
     (a newline) is kept in the input but not learned.
     """
     import torch
+
+    from docvl.models.registry import END_OF_TURN
 
     tokenizer = processor.tokenizer
     head = prompt_text(processor, image_first=image_first, prompt=prompt)
@@ -77,7 +79,7 @@ def encode_training_sample(
     )
     if not full.startswith(head):
         raise ConfigError("the chat template renders the prompt differently with and without the reply")
-    end_token = "<|im_end|>"
+    end_token = END_OF_TURN
     tail = full[len(head) :]
     if end_token in reply:
         raise ValueError(f"the reply contains the end-of-turn token {end_token}")

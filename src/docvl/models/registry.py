@@ -20,6 +20,9 @@ from docvl.errors import ConfigError
 from docvl.models.tiny import TINY_PREFIX, resolve_tiny
 
 FREEZE_GROUPS = ("vision", "mlp", "llm")
+# The token that closes a chat turn. Every supported family's chat template (Qwen2-VL, Qwen2.5-VL, Qwen3-VL)
+# uses it: training learns it as the end of the reply, generation stops on it.
+END_OF_TURN = "<|im_end|>"
 
 
 @dataclass(frozen=True)

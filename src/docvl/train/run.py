@@ -115,9 +115,9 @@ def train(
 
 
 def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
-    from docvl.eval.callback import add_generation_eval
     from docvl.train.checkpoint import SaveDocvlConfig, export_final
     from docvl.train.collator import PageCollator
+    from docvl.train.generation_eval import add_generation_eval
     from docvl.train.trainer import DocvlTrainer
 
     args = training_arguments(config, checked.deepspeed, bool(checked.eval_sets))

@@ -1,0 +1,139 @@
+"""The vLLM supervisor: `vllm serve CKPT` (command from `docvl.infer.vllm_cmd`) as a child process with its log
+in a file, started, waited for until `/v1/models` answers, stopped, and started again (a few times) when it
+dies; spoken to over HTTP like any OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from docvl.infer.http_client import OpenAIEngine, normalize_base_url
+from docvl.infer.types import EngineError, EngineUnavailableError
+
+if TYPE_CHECKING:
+    from docvl.config import DocvlConfig
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class ServerProcess:
+    """A child server (vLLM) with its log in a file: start, wait for /v1/models, stop, restart."""
+
+    def __init__(self, command: list[str], base_url: str, log_path: Path, startup_timeout_s: float):
+        self.command = command
+        self.base_url = normalize_base_url(base_url)
+        self.log_path = log_path
+        self.startup_timeout_s = startup_timeout_s
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the child and wait until it answers; EngineError with the log's tail when it does not."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            try:
+                self.process = subprocess.Popen(
+                    self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                )
+            except OSError as exc:
+                raise EngineError(f"cannot start {self.command[0]!r}: {exc.strerror}") from None
+        self.wait_ready()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def exits_within(self, seconds: float) -> bool:
+        """Whether the child, refusing connections but not yet gone (a crash closes its socket first), exits."""
+        try:
+            return self.process is not None and self.process.wait(seconds) is not None
+        except subprocess.TimeoutExpired:
+            return False
+
+    def wait_ready(self) -> None:
+        import httpx
+
+        deadline = time.monotonic() + self.startup_timeout_s
+        probe = OpenAIEngine(self.base_url, connect_retries=0, timeout_s=5.0, concurrency=1)
+        try:
+            while time.monotonic() < deadline:
+                if not self.alive():
+                    code = self.process.returncode if self.process else None
+                    raise EngineError(f"server exited with code {code} while starting:\n{_log_tail(self.log_path)}")
+                try:
+                    probe.request("GET", "/models", None, timeout=5.0)
+                    return
+                except (EngineError, httpx.HTTPError):  # not answering yet
+                    time.sleep(1.0)
+        finally:
+            probe.close()
+        self.stop()
+        raise EngineError(
+            f"server did not answer {self.base_url}/models within {self.startup_timeout_s:g} s:\n"
+            f"{_log_tail(self.log_path)}"
+        )
+
+    def stop(self, grace_s: float = 30.0) -> None:
+        """SIGTERM, then SIGKILL after `grace_s`."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class VllmEngine(OpenAIEngine):
+    """`vllm serve CKPT` as a child process, spoken to over HTTP; started again (a few times) when it dies."""
+
+    def __init__(self, checkpoint: str | Path, config: DocvlConfig, *, port: int, log_path: Path):
+        from docvl.infer.vllm_cmd import build_vllm_command, served_model_name
+
+        command = build_vllm_command(checkpoint, config, host="127.0.0.1", port=port)
+        base_url = f"http://127.0.0.1:{port}/v1"
+        self.server = ServerProcess(command, base_url, log_path, config.serve.startup_timeout_s)
+        self.max_restarts = self.restarts_left = config.serve.max_restarts
+        self._starts = 1
+        self._restart_lock = threading.Lock()
+        self.server.start()
+        super().__init__(
+            base_url,
+            model=served_model_name(checkpoint, config),
+            timeout_s=config.convert.request_timeout_s,
+            concurrency=config.convert.concurrency,
+            connect_retries=config.convert.connect_retries,
+        )
+
+    def _on_unreachable(self) -> bool:
+        seen = self._starts
+        with self._restart_lock:
+            if self._starts != seen:
+                return True  # refused by the server that died; another thread has started it again meanwhile
+            if self.server.alive() and not self.server.exits_within(1.0):
+                return False  # alive but refusing: the usual retries with backoff decide
+            if self.restarts_left <= 0:
+                process = self.server.process
+                last = _log_tail(self.server.log_path, 1)[-200:]
+                raise EngineUnavailableError(
+                    f"vLLM exited with code {process.returncode if process else None} and serve.max_restarts="
+                    f"{self.max_restarts} restarts are used up"
+                    + (f"; its last line: {last}" if last else "")
+                    + f" (log: {self.server.log_path})"
+                )
+            self.restarts_left -= 1
+            self.server.start()
+            self._starts += 1
+            return True
+
+    def close(self) -> None:
+        super().close()
+        self.server.stop()
