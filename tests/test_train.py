@@ -256,3 +256,55 @@ def test_broken_pairs_train_on_the_good_ones(tmp_path: Path, pages: Path, tiny_c
     result = train(config_for(data, tmp_path / "out", "train.max_steps=1"))
     assert isinstance(result, TrainResult) and result.global_step == 1
     assert result.broken_pairs == [(str((data / PDFS[1]).with_suffix(".md")), "PDF missing")]
+
+
+def test_resume_auto_passes_over_an_incomplete_checkpoint(
+    tmp_path: Path, pages: Path, tiny_checkpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    extra = ("train.save_strategy=steps", "train.save_steps=2")
+    out = tmp_path / "out"
+    train(config_for(pages, out, "train.max_steps=2", *extra))
+    interrupted = out / "checkpoint-4"  # what Ctrl-C during a save left in 0.1.0: weights config, no state
+    interrupted.mkdir()
+    shutil.copy(out / "checkpoint-2" / "config.json", interrupted)
+    with caplog.at_level("WARNING"):
+        resumed = train(config_for(pages, out, "train.max_steps=4", *extra), resume="auto")
+    assert "passed over incomplete checkpoint-4" in caplog.text and "resuming from checkpoint-2" in caplog.text
+    assert resumed.global_step == 4 and (out / "checkpoint-4" / "trainer_state.json").is_file()
+    assert (out / "checkpoint-4" / "docvl.yaml").is_file()
+
+
+def test_an_interrupted_save_leaves_no_checkpoint(
+    tmp_path: Path, pages: Path, tiny_checkpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docvl.train.checkpoint import checkpoints_in, resolve_resume
+    from docvl.train.trainer import DocvlTrainer
+
+    def interrupt(self: DocvlTrainer, output_dir: str) -> None:
+        raise KeyboardInterrupt  # Ctrl-C after the weights, before the trainer state
+
+    monkeypatch.setattr(DocvlTrainer, "_save_rng_state", interrupt)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        train(config_for(pages, out, "train.max_steps=1", "train.save_strategy=steps", "train.save_steps=1"))
+    assert (out / ".saving" / "checkpoint-1" / "model.safetensors").is_file()
+    assert checkpoints_in(out) == [] and resolve_resume("auto", out) is None
+
+
+def test_a_second_run_into_the_same_folder_is_refused(
+    tmp_path: Path, pages: Path, repo_dir: Path, no_model_loading
+) -> None:
+    from docvl.train.checkpoint import check_output_dir
+
+    out = tmp_path / "out"
+    for name in ("checkpoint-3", "final"):
+        (out / name).mkdir(parents=True)
+    tiny = str(repo_dir / "configs" / "tiny-cpu.yaml")
+    code, output = cli(tiny, f"data.train=[{{name: pages, path: '{pages}'}}]", f"train.output_dir={out}")
+    assert code == 2 and output.strip().splitlines() == [
+        f"error: {out}: already holds a training run (checkpoint-3, final) "
+        "(--resume auto continues it, --overwrite starts again)"
+    ]
+    check_output_dir(out, "auto", overwrite=False)  # resuming is what the folder is for
+    check_output_dir(out, None, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == []

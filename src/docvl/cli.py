@@ -402,8 +402,11 @@ def train(
     node_rank: Annotated[int, typer.Option(help="This machine's rank, 0..nnodes-1.")] = 0,
     master_addr: Annotated[str, typer.Option(help="Address of node 0 (with --nnodes > 1).")] = "127.0.0.1",
     resume: Annotated[
-        str | None, typer.Option(help="auto (latest checkpoint in output_dir) or a checkpoint path.")
+        str | None, typer.Option(help="auto (latest complete checkpoint in output_dir) or a checkpoint path.")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Remove the checkpoints of an earlier run in output_dir first.")
+    ] = False,
 ) -> None:
     """Fine-tune a model on page sets; checkpoints carry weights, processor and docvl.yaml."""
     from docvl.train.run import train as run_train
@@ -415,6 +418,7 @@ def train(
         node_rank=node_rank,
         master_addr=master_addr,
         resume=resume,
+        overwrite=overwrite,
     )
     if result.exit_code:
         raise typer.Exit(result.exit_code)

@@ -123,7 +123,8 @@ def run_quickstart(
             f"train.save_steps={steps}",
             f"train.eval_steps={steps}",
         ]
-        trained = _run("train", _docvl("train", str(tiny_config()), *overrides), lambda d: "")
+        command = _docvl("train", str(tiny_config()), *overrides, "--resume", "auto")  # an interrupted run goes on
+        trained = _run("train", command, lambda d: "")
         trained.summary = f"{steps} steps, {_loss_change(checkpoint)}; checkpoint {checkpoint}"
         results.append(trained)
 

@@ -55,11 +55,13 @@ class _Plan:
     resume: str | None
 
 
-def plan(config: DocvlConfig, launch: Launch, resume: str | None) -> _Plan:
+def plan(config: DocvlConfig, launch: Launch, resume: str | None, overwrite: bool = False) -> _Plan:
     """All input validation, with typed errors; touches no model weights."""
-    from docvl.train.checkpoint import resolve_resume
+    from docvl.train.checkpoint import check_output_dir, resolve_resume
 
     check_launch(launch, config)
+    if not inside_launcher():  # the launching process checked (and with --overwrite cleared) it already
+        check_output_dir(config.train.output_dir, resume, overwrite)
     check_pipeline(tuple(config.data.pipeline or DEFAULT_PIPELINE))
     deepspeed = load_deepspeed_config(config.train.deepspeed)
     train_sets, eval_sets = build_datasets(config)
@@ -105,10 +107,12 @@ def train(
     node_rank: int = 0,
     master_addr: str = "127.0.0.1",
     resume: str | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
-    """Train `config` (in this process, or under torchrun for --gpus N > 1 / --nnodes > 1)."""
+    """Train `config` (in this process, or under torchrun for --gpus N > 1 / --nnodes > 1). An output_dir
+    that holds an earlier run needs `resume` (continue it) or `overwrite` (remove its checkpoints first)."""
     launch = Launch(gpus=gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr)
-    checked = plan(config, launch, resume)
+    checked = plan(config, launch, resume, overwrite)
     if launch.distributed and not inside_launcher():
         return TrainResult(Path(config.train.output_dir), exit_code=relaunch(launch, config, resume))
     return _train_in_process(config, checked)
@@ -116,7 +120,8 @@ def train(
 
 def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
     from docvl.eval.callback import add_generation_eval
-    from docvl.train.checkpoint import SaveDocvlConfig, export_final
+    from docvl.config import save_config
+    from docvl.train.checkpoint import export_final
     from docvl.train.collator import PageCollator
     from docvl.train.trainer import DocvlTrainer
 
@@ -144,7 +149,7 @@ def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
         eval_dataset=eval_data or None,
         data_collator=PageCollator(processor.tokenizer.pad_token_id),
         processing_class=processor,
-        callbacks=[SaveDocvlConfig(config)],
+        on_checkpoint=lambda folder: save_config(config, folder),
         train_lengths=train_data.length_estimates(
             checked.family.pixels_per_token, config.data.target_longest_image_dim, config.model.max_pixels
         )

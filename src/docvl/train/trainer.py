@@ -3,7 +3,10 @@
 The collator returns None for such a batch. The Trainer touches a batch in several places, and each one is
 guarded (transformers 5.23 signatures): `floating_point_ops`, `_get_num_items_in_batch` (gradient
 accumulation hands it a list that may hold None next to real batches: the real ones still set the loss
-scale), `_track_num_input_tokens`, `training_step` and `prediction_step`. Skipped samples are counted and
+scale), `_track_num_input_tokens`, `training_step` and `prediction_step`.
+
+A checkpoint is complete or absent: it is written into `output_dir/.saving/`, completed by `on_checkpoint`
+(docvl.yaml), then renamed into place, so an interrupted save never leaves a `checkpoint-N` to resume from. Skipped samples are counted and
 logged as `skipped_samples` / `eval_skipped_samples`, summed over processes.
 
 Under DeepSpeed or DDP an empty step still runs a backward of zero (through the last real batch, or the
@@ -14,6 +17,9 @@ weights exactly as they were.
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +27,31 @@ import torch
 from accelerate.utils import DistributedType
 from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import rotate_checkpoints
 
 from docvl.train.collator import SKIPPED_KEY
 
 
+STAGING_DIR = ".saving"
+
+
 class DocvlTrainer(Trainer):
-    """Trainer with None-batch handling, skipped-sample counts and optional length-grouped sampling."""
+    """Trainer with None-batch handling, skipped-sample counts, optional length-grouped sampling and
+    complete-or-absent checkpoints."""
 
     _real_micro_batches: int | None = None
     _accumulation_steps: int = 1
 
-    def __init__(self, *args: Any, train_lengths: list[int] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        train_lengths: list[int] | None = None,
+        on_checkpoint: Callable[[Path], None] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.train_lengths = train_lengths
+        self.on_checkpoint = on_checkpoint
         self.skipped = {"train": 0, "eval": 0}
         self._last_batch: dict[str, Any] | None = None
 
@@ -52,6 +70,36 @@ class DocvlTrainer(Trainer):
         loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=dtype)
         target.load_state_dict(loaded.state_dict(), strict=True)
         return None
+
+    # --- saving -------------------------------------------------------------------------------------------
+    def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
+        run_dir = Path(self._get_output_dir(trial=trial))
+        name = f"checkpoint-{self.state.global_step}"
+        staging, target = run_dir / STAGING_DIR, run_dir / name
+        if self.args.should_save and (staging / name).exists():  # left by an earlier interrupted save
+            shutil.rmtree(staging / name)
+        self.accelerator.wait_for_everyone()
+        self._get_output_dir = lambda trial=None: str(staging)  # type: ignore[method-assign]
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            del self._get_output_dir
+        self.accelerator.wait_for_everyone()  # every rank's shards are written
+        if self.args.should_save:
+            if self.on_checkpoint is not None:
+                self.on_checkpoint(staging / name)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging / name, target)
+            if self.state.best_model_checkpoint == str(staging / name):
+                self.state.best_model_checkpoint = str(target)
+            rotate_checkpoints(
+                output_dir=str(run_dir),
+                save_total_limit=self.args.save_total_limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=True,
+            )
+        self.accelerator.wait_for_everyone()
 
     # --- sampling -----------------------------------------------------------------------------------------
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
