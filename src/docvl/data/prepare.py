@@ -13,7 +13,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from docvl.data.pageset import MANIFEST
 from docvl.data.sources import DocRef, SourcePage, doc_id_for
 from docvl.errors import UsageError
 from docvl.io import JsonlAppender, atomic_write_bytes, atomic_write_text, read_jsonl, sha256_bytes
-from docvl.system import usable_cpus
+from docvl.system import interrupts_deferred, process_pool, usable_cpus
 
 # In reverse order of preference when two sources hold the same PDF (labelled sources win).
 SOURCE_MODULES = {
@@ -216,10 +215,12 @@ def prepare(
     with JsonlAppender(manifest_path) as manifest, JsonlAppender(error_path) as error_log:
         if jobs == 1 or len(todo) <= 1:
             for task in todo:
-                consume(task, _process_doc(task))
+                with interrupts_deferred():  # Ctrl-C between documents, not inside pdfium's callbacks
+                    result = _process_doc(task)
+                consume(task, result)
         else:
             chunk = max(1, min(16, len(todo) // (jobs * 4)))
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            with process_pool(jobs) as pool:
                 for task, result in zip(todo, pool.map(_process_doc, todo, chunksize=chunk), strict=True):
                     consume(task, result)
 

@@ -11,7 +11,6 @@ import json
 import shutil
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from docvl.errors import PageFormatError, PdfError
 from docvl.io import atomic_write_text, read_jsonl
 from docvl.page import parse_page
 from docvl.pdf import PdfFile
-from docvl.system import usable_cpus
+from docvl.system import process_pool, usable_cpus
 
 CHECKS = (
     "pair_complete",
@@ -199,7 +198,7 @@ def validate_pageset(
         for args in chunks:
             consume(args[0], _check_chunk(args))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with process_pool(jobs) as pool:
             for args, results in zip(chunks, pool.map(_check_chunk, chunks), strict=True):
                 consume(args[0], results)
     report.seconds = time.perf_counter() - started

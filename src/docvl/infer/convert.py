@@ -34,7 +34,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from docvl.infer.engines import Engine, EngineUnavailableError, PageRequest, Rep
 from docvl.io import atomic_write_text, read_jsonl, sha256_file
 from docvl.page import Page, parse_page
 from docvl.prompts import build_prompt
-from docvl.system import usable_cpus
+from docvl.system import process_pool, usable_cpus
 
 PDF_SUFFIXES = {".pdf"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -627,9 +627,7 @@ class Converter:
         done = done_keys(self.out)
         pending = iter(docs)
         exhausted = False
-        from multiprocessing import get_context
-
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"))
+        self.pool = process_pool(self.workers, "forkserver")
         try:
             while True:
                 self._more_chunks()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docvl.config import DocvlConfig, load_config
+from docvl.config import DocvlConfig, load_config, save_config
 from docvl.data.dataset import PageDataset, PageSet, build_datasets, mix
 from docvl.data.pipeline import DEFAULT_PIPELINE, SamplePipeline, check_pipeline
 from docvl.models import registry
@@ -75,6 +75,8 @@ def training_arguments(config: DocvlConfig, deepspeed: dict[str, Any] | None, ha
     from transformers import TrainingArguments
 
     values = config.train.model_dump(exclude=_NOT_TRAINING_ARGS)
+    # transformers 5.23 renamed gradient_checkpointing (a FutureWarning on every run under the old name).
+    values["activation_checkpointing"] = values.pop("gradient_checkpointing")
     # transformers 5 folded warmup_ratio into warmup_steps: a float below 1 is a ratio (1.0 would mean 1 step).
     values["warmup_steps"] = min(config.train.warmup_ratio, 0.9999)
     if not has_eval:
@@ -84,7 +86,7 @@ def training_arguments(config: DocvlConfig, deepspeed: dict[str, Any] | None, ha
         deepspeed=deepspeed,
         remove_unused_columns=False,  # pipeline outputs are model inputs already
         label_names=["labels"],
-        gradient_checkpointing_kwargs={"use_reentrant": False} if config.train.gradient_checkpointing else None,
+        activation_checkpointing_kwargs={"use_reentrant": False} if config.train.gradient_checkpointing else None,
     )
 
 
@@ -120,7 +122,6 @@ def train(
 
 def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
     from docvl.eval.callback import add_generation_eval
-    from docvl.config import save_config
     from docvl.train.checkpoint import export_final
     from docvl.train.collator import PageCollator
     from docvl.train.trainer import DocvlTrainer

@@ -3,11 +3,11 @@
 The collator returns None for such a batch. The Trainer touches a batch in several places, and each one is
 guarded (transformers 5.23 signatures): `floating_point_ops`, `_get_num_items_in_batch` (gradient
 accumulation hands it a list that may hold None next to real batches: the real ones still set the loss
-scale), `_track_num_input_tokens`, `training_step` and `prediction_step`.
+scale), `_track_num_input_tokens`, `training_step` and `prediction_step`. Skipped samples are counted and
+logged as `skipped_samples` / `eval_skipped_samples`, summed over processes.
 
 A checkpoint is complete or absent: it is written into `output_dir/.saving/`, completed by `on_checkpoint`
-(docvl.yaml), then renamed into place, so an interrupted save never leaves a `checkpoint-N` to resume from. Skipped samples are counted and
-logged as `skipped_samples` / `eval_skipped_samples`, summed over processes.
+(docvl.yaml), then renamed into place, so an interrupted save never leaves a `checkpoint-N` to resume from.
 
 Under DeepSpeed or DDP an empty step still runs a backward of zero (through the last real batch, or the
 parameters): every process must join the gradient collectives, and DeepSpeed steps its optimizer inside
@@ -30,7 +30,6 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import rotate_checkpoints
 
 from docvl.train.collator import SKIPPED_KEY
-
 
 STAGING_DIR = ".saving"
 
