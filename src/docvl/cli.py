@@ -24,6 +24,10 @@ from docvl.errors import DocvlError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# typer vendors its own copy of click (typer._click): `typer.BadParameter` is not a `click.ClickException`, and a
+# usage error of either copy must reach typer as it is (its usual message, exit 2), not become a "crash" line.
+_CLICK_ERRORS = (click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"))
+
 app = typer.Typer(
     name="docvl",
     no_args_is_help=True,
@@ -80,7 +84,7 @@ def _stage(func: F) -> F:
         except KeyboardInterrupt:
             console.err().print("interrupted; finished work is kept")
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, *_CLICK_ERRORS):
             raise
         except Exception as exc:  # a bug or an environment problem: still one line unless -v
             if console.verbosity():
@@ -197,23 +201,29 @@ def validate(
     from docvl.data.pageset import find_pairs
     from docvl.data.validate import ValidateOptions, validate_pageset
     from docvl.data.validate import quarantine as move_failures
+    from docvl.errors import UsageError
+    from docvl.io import atomic_write_text, check_writable
+
+    if report:
+        check_writable(report)
+    pairs = find_pairs(pageset)
+    if not pairs:
+        raise UsageError("no page pairs to check (looked for x.pdf + x.md pairs, or a manifest.jsonl)", pageset)
 
     options = ValidateOptions(
         render_longest_side=cfg.data.target_longest_image_dim if render else None,
         max_page_inches=cfg.data.max_page_inches,
         tokens_with=cfg if tokens else None,
     )
-    with console.progress_bar("validate", len(find_pairs(pageset))) as (advance, _):
+    with console.progress_bar("validate", len(pairs)) as (advance, _):
         result = validate_pageset(pageset, options, jobs=jobs, progress=advance)
-    if report:
-        from docvl.io import atomic_write_text
-
-        atomic_write_text(report, "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in result.failures))
     moved = move_failures(result, pageset, quarantine) if quarantine else []
     if json_:
         _print_json({"pageset": str(pageset), **result.to_dict(), "quarantined": [str(p) for p in moved]})
     else:
         _print_validate_table(result, pageset, len(moved))
+    if report:  # after the results are out: a failing write must not lose them
+        atomic_write_text(report, "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in result.failures))
     if result.failed:
         raise typer.Exit(1)
 
@@ -262,10 +272,16 @@ def serve(
     import shlex
 
     from docvl.infer.engines import resolve_backend
+    from docvl.models.registry import family_of, resolve_checkpoint
+    from docvl.system import check_port_free
 
+    resolved = resolve_checkpoint(checkpoint)
+    family_of(resolved)  # a checkpoint that does not exist (or cannot be fetched) fails here, in a second
     cfg = _load_config_for_run(checkpoint, config, set_, backend)
     host, port = host or cfg.serve.host, port if port is not None else cfg.serve.port
     wants_vllm = dry_run or bool(extra)  # both only make sense for vLLM, whatever this machine has
+    if not dry_run:
+        check_port_free(host, port)
     if cfg.serve.backend == "transformers" or (not wants_vllm and resolve_backend(cfg.serve) == "transformers"):
         if wants_vllm:
             raise typer.BadParameter("--dry-run and extra vLLM arguments need --backend vllm")
@@ -278,9 +294,8 @@ def serve(
         return
     from docvl.infer.server import serve_vllm
     from docvl.infer.vllm_cmd import build_vllm_command
-    from docvl.models.registry import resolve_checkpoint
 
-    command = build_vllm_command(resolve_checkpoint(checkpoint), cfg, host=host, port=port, extra_args=extra or [])
+    command = build_vllm_command(resolved, cfg, host=host, port=port, extra_args=extra or [])
     if dry_run:
         console.out().print(shlex.join(command), highlight=False, markup=False, soft_wrap=True)
         return
@@ -323,14 +338,22 @@ def convert(
     json_: JsonOption = False,
 ) -> None:
     """Convert documents to Markdown (+ one JSONL record per document); resumable, shardable."""
+    from docvl.errors import UsageError
+    from docvl.infer.convert import collect_inputs, parse_shard
     from docvl.infer.convert import convert as run_convert
-    from docvl.infer.convert import parse_shard
     from docvl.infer.engines import open_engine
+    from docvl.io import check_writable
+    from docvl.models.registry import family_of, resolve_checkpoint
 
     if server is None and model is None:
         raise typer.BadParameter("give --server URL or --model CHECKPOINT")
-    cfg = _load_config_for_run(None if server else model, config, set_, None)
     shard_spec = parse_shard(shard) if shard else None
+    if not collect_inputs(inputs)[0]:  # cheap checks first: the model may take minutes to load
+        raise UsageError(f"no documents to convert in {', '.join(inputs)} (looked for PDF, PNG and JPEG files)")
+    check_writable(out, folder=True)
+    if server is None:
+        family_of(resolve_checkpoint(str(model)))
+    cfg = _load_config_for_run(None if server else model, config, set_, None)
     engine = open_engine(cfg, server=server, api_key=api_key, model=model, log_dir=out / ".docvl")
     try:
         with _convert_progress() as (report, on_page):
@@ -463,8 +486,10 @@ def evaluate(
     """Evaluate checkpoints: loss and edit distance on held-out pages, olmOCR-bench unit tests."""
     from docvl.eval.report import render_table, worst_lines
     from docvl.eval.run import EvalOptions, run_eval
-    from docvl.io import atomic_write_text
+    from docvl.io import atomic_write_text, check_writable
 
+    if report:
+        check_writable(report)
     err = console.err()
     options = EvalOptions(config, set_ or [], sets or [], bench, outputs, server, None, work_dir)
     result = run_eval(
@@ -473,8 +498,6 @@ def evaluate(
         report=lambda line: err.print(f"[yellow]problem[/yellow] {line}", highlight=False),
         progress=_eval_progress,
     )
-    if report:
-        atomic_write_text(report, result.to_json() + "\n")
     if json_:
         _print_json(result.to_dict())
     elif not console.is_quiet():
@@ -483,6 +506,8 @@ def evaluate(
         for line in (line for run in result.runs for line in worst_lines(run)):
             out.print(line, highlight=False, markup=False)
         out.print(f"evaluated {len(result.runs)} run(s); {len(result.problems)} problem(s)", highlight=False)
+    if report:  # after the results are out: a failing write must not lose them
+        atomic_write_text(report, result.to_json() + "\n")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 

@@ -106,3 +106,16 @@ def interrupts_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if caught:
         raise KeyboardInterrupt
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail at once, naming the port, when something listens there already (a server would find out only
+    after loading its model)."""
+    from docvl.errors import UsageError
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: TIME_WAIT is no conflict
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}", hint="--port PORT") from None

@@ -15,6 +15,7 @@ from typing import Any
 
 from docvl.config import DocvlConfig, save_config
 from docvl.errors import UsageError
+from docvl.io import check_writable
 
 FINAL_DIR = "final"
 TRAINER_STATE = "trainer_state.json"  # the Trainer writes it last: a checkpoint without it is incomplete
@@ -58,9 +59,10 @@ def resolve_resume(resume: str | None, output_dir: str | Path) -> str | None:
 
 
 def check_output_dir(output_dir: str | Path, resume: str | None, overwrite: bool) -> None:
-    """Refuse to train over earlier checkpoints unless the user resumes them or said --overwrite (which
-    removes them, so a later `--resume auto` cannot pick a stale one)."""
+    """Refuse an output folder that cannot be written, and one holding an earlier run unless the user resumes it
+    or said --overwrite (which removes its checkpoints, so a later `--resume auto` cannot pick a stale one)."""
     out = Path(output_dir)
+    check_writable(out, folder=True)
     earlier = [*checkpoints_in(out), *([out / FINAL_DIR] if (out / FINAL_DIR).is_dir() else [])]
     if not earlier or resume is not None:
         return

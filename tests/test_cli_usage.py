@@ -1,0 +1,137 @@
+"""Exit codes of every command's usage errors (2, with Typer's usage message or one `error:` line), and the
+cheap checks that must come before any work or model load: inputs, outputs, report paths, ports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from docvl.cli import app
+from docvl.models import registry
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def no_model_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model was loaded before the cheap checks")
+
+    monkeypatch.setattr(registry, "load_model", refuse)
+    monkeypatch.setattr(registry, "load_processor", refuse)
+
+
+@pytest.fixture
+def a_file(tmp_path: Path) -> Path:
+    """A plain file: any path below it cannot be written, even by root."""
+    path = tmp_path / "a-file"
+    path.write_text("x")
+    return path
+
+
+def usage_cases(tmp_path: Path, a_file: Path, ckpt: Path, busy_port: int) -> dict[str, tuple[list[str], str]]:
+    """command -> (arguments, what stderr must say); each must exit 2 without doing the work."""
+    empty = tmp_path / "empty"
+    empty.mkdir(exist_ok=True)
+    pdf = str(Path(__file__).parent / "fixtures" / "pdfs" / "edgar.pdf")
+    pairs = str(Path(__file__).parent / "fixtures" / "pairs")
+    return {
+        "prepare no source": (["prepare", "--out", str(tmp_path / "o")], "Missing argument"),
+        "prepare eval fraction": (["prepare", pdf, "--out", str(tmp_path / "o"), "--eval-fraction", "1.5"],
+                                  "Invalid value for --eval-fraction"),
+        "prepare missing source": (["prepare", str(tmp_path / "gone"), "--out", str(tmp_path / "o")],
+                                   "source does not exist"),
+        "validate nothing": (["validate"], "give a PAGESET"),
+        "validate empty": (["validate", str(empty)], f"{empty}: no page pairs to check"),
+        "validate report": (["validate", pairs, "--report", str(a_file / "r.jsonl")], "cannot write here"),
+        "train no config": (["train"], "Missing argument"),
+        "train config missing": (["train", str(tmp_path / "none.yaml")], "config file does not exist"),
+        "train output unwritable": (["train", str(Path(__file__).parents[1] / "configs" / "tiny-cpu.yaml"),
+                                     f"train.output_dir={a_file / 'run'}"], "cannot write here"),
+        "eval nothing": (["eval"], "nothing to evaluate"),
+        "eval report": (["eval", str(ckpt), "--report", str(a_file / "r.json")], "cannot write here"),
+        "serve no checkpoint": (["serve"], "Missing argument"),
+        "serve dry run": (["serve", str(ckpt), "--backend", "transformers", "--dry-run"], "need --backend vllm"),
+        "serve missing": (["serve", str(tmp_path / "runs" / "nope")], "no checkpoint at"),
+        "serve port": (["serve", str(ckpt), "--backend", "transformers", "--port", str(busy_port)],
+                       f"cannot serve on 127.0.0.1:{busy_port}"),
+        "convert no engine": (["convert", pdf, "--out", str(tmp_path / "o")], "give --server URL or --model"),
+        "convert empty": (["convert", str(empty), "--out", str(tmp_path / "o"), "--model", str(ckpt)],
+                          f"no documents to convert in {empty}"),
+        "convert missing": (["convert", str(tmp_path / "gone.pdf"), "--out", str(tmp_path / "o"), "--model", str(ckpt)],
+                            "input does not exist"),
+        "convert out": (["convert", pdf, "--out", str(a_file / "o"), "--model", str(ckpt)], "cannot write here"),
+        "convert model": (["convert", pdf, "--out", str(tmp_path / "o"), "--model", str(tmp_path / "runs" / "fnal")],
+                          "no checkpoint at"),
+        "convert shard": (["convert", pdf, "--out", str(tmp_path / "o"), "--model", str(ckpt), "--shard", "5/4"],
+                          "I must be between 1 and N"),
+        "quickstart steps": (["quickstart", "--steps", "many"], "Invalid value for '--steps'"),
+        "config schema": (["config", "schema", "--bogus"], "No such option"),
+        "config show": (["config", "show", str(tmp_path / "none.yaml")], "config file does not exist"),
+        "env": (["env", "--bogus"], "No such option"),
+    }  # fmt: skip
+
+
+def test_usage_errors_exit_2_before_any_work(
+    tmp_path: Path, a_file: Path, tiny_checkpoints: dict[str, Path], no_model_loading: None
+) -> None:
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoints["qwen2_5_vl"], ckpt)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        cases = usage_cases(tmp_path, a_file, ckpt, busy.getsockname()[1])
+        for name, (args, message) in cases.items():
+            code, stdout, stderr = invoke(*args)
+            assert code == 2 and message in stderr, (name, code, stderr)
+            assert "Traceback" not in stderr and "run with -v" not in stderr, (name, stderr)
+    assert not (tmp_path / "o").exists()  # no command began its work
+
+
+def test_exit_codes_0_and_1(tmp_path: Path, fixtures_dir: Path) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(fixtures_dir / "pairs", pages)
+    code, _, _ = invoke("validate", str(pages), "--no-render")
+    assert code in (0, 1)
+    first = next(pages.glob("*.md"))
+    first.write_text("no front matter", encoding="utf-8")
+    code, stdout, _ = invoke("validate", str(pages), "--no-render", "--json")
+    assert code == 1 and json.loads(stdout)["failed"] >= 1  # the work found a failure
+    code, _, _ = invoke("config", "show")
+    assert code == 0
+
+
+def test_report_that_cannot_be_written_keeps_the_results(
+    tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import docvl.io
+
+    def fail(path: object, text: str) -> None:
+        raise docvl.io.WriteError("cannot write this file (No space left on device)", str(path))
+
+    pages = tmp_path / "pages"
+    shutil.copytree(fixtures_dir / "pairs", pages)
+    monkeypatch.setattr(docvl.io, "atomic_write_text", fail)  # the disk fills up during the run
+    code, stdout, stderr = invoke("validate", str(pages), "--no-render", "--json", "--report", str(tmp_path / "r"))
+    assert code == 2 and "No space left on device" in stderr
+    assert json.loads(stdout)["checked"] == len(list(pages.glob("*.md")))
+
+
+def test_write_errors_name_the_users_path(tmp_path: Path, a_file: Path) -> None:
+    from docvl.errors import WriteError
+    from docvl.io import atomic_write_text
+
+    with pytest.raises(WriteError) as caught:
+        atomic_write_text(a_file / "docvl.yaml", "x")
+    assert str(caught.value).startswith(f"{a_file / 'docvl.yaml'}: cannot write this file")
+    assert ".tmp" not in str(caught.value) and caught.value.exit_code == 2
