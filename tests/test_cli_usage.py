@@ -135,3 +135,18 @@ def test_write_errors_name_the_users_path(tmp_path: Path, a_file: Path) -> None:
         atomic_write_text(a_file / "docvl.yaml", "x")
     assert str(caught.value).startswith(f"{a_file / 'docvl.yaml'}: cannot write this file")
     assert ".tmp" not in str(caught.value) and caught.value.exit_code == 2
+
+
+def test_config_errors_name_the_culprit(tmp_path: Path, repo_dir: Path) -> None:
+    misplaced = tmp_path / "c.yaml"
+    misplaced.write_text("deepspeed: configs/deepspeed/zero2.json\n")
+    code, _, stderr = invoke("config", "show", str(misplaced))
+    assert code == 2 and stderr.strip() == (
+        f"error: {misplaced}: unknown config key 'deepspeed' (did you mean 'train.deepspeed'?)"
+    )
+    tiny = str(repo_dir / "configs" / "tiny-cpu.yaml")
+    code, _, stderr = invoke("train", tiny, "train.max_steps=2", "train.lerning_rate=1e-5")
+    assert code == 2 and stderr.strip() == (
+        "error: override 'train.lerning_rate=1e-5': unknown config key 'train.lerning_rate' "
+        "(did you mean 'train.learning_rate'?)"
+    )
