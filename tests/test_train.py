@@ -308,3 +308,41 @@ def test_a_second_run_into_the_same_folder_is_refused(
     check_output_dir(out, "auto", overwrite=False)  # resuming is what the folder is for
     check_output_dir(out, None, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_resumed_run_keeps_counting_skipped_samples_and_evaluates_the_last_step_once(
+    tmp_path: Path, pages: Path, tiny_checkpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docvl.train.trainer import DocvlTrainer
+
+    data = with_bad_pages(pages, tmp_path, 4)
+    held = f"data.eval=[{{name: held, path: '{pages}'}}]"
+    extra = ("train.max_steps=6", "train.save_strategy=steps", "train.save_steps=3", held,
+             "train.eval_strategy=steps", "train.eval_steps=6")  # fmt: skip
+    evaluations = []
+    loop = DocvlTrainer.evaluation_loop
+    counted = lambda self, *args, **kwargs: evaluations.append(1) or loop(self, *args, **kwargs)  # noqa: E731
+    monkeypatch.setattr(DocvlTrainer, "evaluation_loop", counted)
+    straight = train(config_for(data, tmp_path / "a", *extra))
+    assert len(evaluations) == 1 and straight.eval_metrics["eval_held_loss"] > 0  # step 6's eval is the final one
+    before = json.loads((tmp_path / "a" / "checkpoint-3" / "trainer_state.json").read_text())["log_history"]
+    assert before[-1]["skipped_samples"] > 0  # the resumed part must add to what was skipped before
+    (tmp_path / "b").mkdir()
+    shutil.copytree(tmp_path / "a" / "checkpoint-3", tmp_path / "b" / "checkpoint-3")
+    resumed = train(config_for(data, tmp_path / "b", *extra), resume="auto")
+    assert resumed.skipped_samples == straight.skipped_samples
+
+
+def test_cli_training_is_quiet_about_what_users_cannot_change(tmp_path: Path, pages: Path, repo_dir: Path) -> None:
+    command = [
+        sys.executable, "-m", "docvl", "train", str(repo_dir / "configs" / "tiny-cpu.yaml"),
+        f"data.train=[{{name: pages, path: '{pages}'}}]", "data.eval=[]", "data.target_longest_image_dim=112",
+        f"train.output_dir={tmp_path / 'out'}", "train.max_steps=1", "train.logging_steps=5", "train.report_to=[]",
+        "train.gradient_checkpointing=true",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("DS_ACCELERATOR", None)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "FutureWarning" not in run.stderr and "Setting accelerator to CPU" not in run.stderr, run.stderr
+    assert re.search(r"trained 1 steps: mean loss \d+\.\d{4}, ", run.stdout), run.stdout  # not "last loss -"

@@ -446,9 +446,12 @@ def train(
     if result.exit_code:
         raise typer.Exit(result.exit_code)
     if result.final_dir is not None and not console.is_quiet():
-        loss = f"{result.losses[-1][1]:.4f}" if result.losses else "-"
+        if result.losses:
+            loss = f"last loss {result.losses[-1][1]:.4f}"
+        else:  # no step logged a loss (train.logging_steps > the steps run)
+            loss = f"mean loss {result.train_loss:.4f}" if result.train_loss is not None else "no loss logged"
         console.out().print(
-            f"trained {result.global_step} steps: last loss {loss}, {result.skipped_samples} samples skipped, "
+            f"trained {result.global_step} steps: {loss}, {result.skipped_samples} samples skipped, "
             f"{len(result.broken_pairs)} broken pairs; final model in {result.final_dir}",
             highlight=False,
         )

@@ -19,7 +19,7 @@ from docvl.config import DocvlConfig, load_config, save_config
 from docvl.data.dataset import PageDataset, PageSet, build_datasets, mix
 from docvl.data.pipeline import DEFAULT_PIPELINE, SamplePipeline, check_pipeline
 from docvl.models import registry
-from docvl.train.deepspeed import load_deepspeed_config
+from docvl.train.deepspeed import load_deepspeed_config, name_cpu_accelerator
 from docvl.train.launcher import Launch, check_launch, inside_launcher, relaunch
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class TrainResult:
     losses: list[tuple[int, float]] = field(default_factory=list)
     eval_metrics: dict[str, float] = field(default_factory=dict)
     skipped_samples: int = 0
+    train_loss: float | None = None  # the mean over the run (when no step logged a loss: logging_steps > steps)
     rejected: dict[str, int] = field(default_factory=dict)
     broken_pairs: list[tuple[str, str]] = field(default_factory=list)
     exit_code: int = 0
@@ -115,6 +116,7 @@ def train(
     that holds an earlier run needs `resume` (continue it) or `overwrite` (remove its checkpoints first)."""
     launch = Launch(gpus=gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr)
     checked = plan(config, launch, resume, overwrite)
+    name_cpu_accelerator()
     if launch.distributed and not inside_launcher():
         return TrainResult(Path(config.train.output_dir), exit_code=relaunch(launch, config, resume))
     return _train_in_process(config, checked)
@@ -124,7 +126,7 @@ def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
     from docvl.eval.callback import add_generation_eval
     from docvl.train.checkpoint import export_final
     from docvl.train.collator import PageCollator
-    from docvl.train.trainer import DocvlTrainer
+    from docvl.train.trainer import DocvlTrainer, skipped_in
 
     args = training_arguments(config, checked.deepspeed, bool(checked.eval_sets))
     processor = registry.load_processor(checked.checkpoint, config.model)
@@ -158,20 +160,32 @@ def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
         else None,
     )
     add_generation_eval(trainer, config, processor, checked.eval_sets)
-    trainer.train(resume_from_checkpoint=checked.resume)
-    metrics = trainer.evaluate() if eval_data else {}
-    final = export_final(trainer, processor, config)
+    output = trainer.train(resume_from_checkpoint=checked.resume)
     history = trainer.state.log_history
+    metrics = _final_eval(trainer, history) if eval_data else {}
+    final = export_final(trainer, processor, config)
     return TrainResult(
         output_dir=Path(args.output_dir),
         final_dir=final,
         global_step=trainer.state.global_step,
         losses=[(entry["step"], entry["loss"]) for entry in history if "loss" in entry],
         eval_metrics=metrics,
-        skipped_samples=next((e["skipped_samples"] for e in reversed(history) if "skipped_samples" in e), 0),
+        skipped_samples=skipped_in(history),
+        train_loss=output.training_loss,
         rejected=dict(pipeline.rejected),
         broken_pairs=broken,
     )
+
+
+def _final_eval(trainer: Any, history: list[dict[str, Any]]) -> dict[str, float]:
+    """The eval metrics at the last step: those the Trainer logged there already (eval_steps dividing the step
+    count), else a fresh evaluation, so the last eval never runs twice."""
+    step = trainer.state.global_step
+    logged: dict[str, float] = {}
+    for entry in history:
+        if entry.get("step") == step and any(key.startswith("eval_") and key.endswith("_loss") for key in entry):
+            logged.update({key: value for key, value in entry.items() if key.startswith("eval_")})
+    return logged or trainer.evaluate()
 
 
 def main(argv: list[str] | None = None) -> int:

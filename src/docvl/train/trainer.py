@@ -34,6 +34,11 @@ from docvl.train.collator import SKIPPED_KEY
 STAGING_DIR = ".saving"
 
 
+def skipped_in(log_history: list[dict[str, Any]]) -> int:
+    """The training samples skipped so far, as last logged."""
+    return next((entry["skipped_samples"] for entry in reversed(log_history) if "skipped_samples" in entry), 0)
+
+
 class DocvlTrainer(Trainer):
     """Trainer with None-batch handling, skipped-sample counts, optional length-grouped sampling and
     complete-or-absent checkpoints."""
@@ -52,6 +57,7 @@ class DocvlTrainer(Trainer):
         self.train_lengths = train_lengths
         self.on_checkpoint = on_checkpoint
         self.skipped = {"train": 0, "eval": 0}
+        self._skipped_before: int | None = None  # what a resumed run had skipped already (from its log history)
         self._last_batch: dict[str, Any] | None = None
 
     # --- resume ---------------------------------------------------------------------------------------------
@@ -186,7 +192,9 @@ class DocvlTrainer(Trainer):
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs or "train_runtime" in logs:
-            logs["skipped_samples"] = self._summed(self.skipped["train"])
+            if self._skipped_before is None:
+                self._skipped_before = skipped_in(self.state.log_history)
+            logs["skipped_samples"] = self._skipped_before + self._summed(self.skipped["train"])
         elif any(key.endswith("_loss") and key.startswith("eval") for key in logs):
             logs["eval_skipped_samples"] = self._summed(self.skipped["eval"])  # per eval set: reset after
             self.skipped["eval"] = 0
