@@ -539,7 +539,8 @@ def quickstart(
 
     err = console.err()
     started = time.perf_counter()
-    results = run_quickstart(workdir, steps, progress=lambda stage: err.print(f"[bold]>[/bold] {stage}"))
+    announce = lambda stage: err.print(f"[bold]>[/bold] {stage}")  # noqa: E731
+    results = run_quickstart(workdir, steps, progress=announce, show_training=not console.is_quiet())
     total = time.perf_counter() - started
     if json_:
         _print_json(
