@@ -150,3 +150,22 @@ def test_config_errors_name_the_culprit(tmp_path: Path, repo_dir: Path) -> None:
         "error: override 'train.lerning_rate=1e-5': unknown config key 'train.lerning_rate' "
         "(did you mean 'train.learning_rate'?)"
     )
+
+
+def test_quiet_hides_the_loading_bars_and_deepspeed_is_not_warning(
+    tmp_path: Path, tiny_checkpoints: dict[str, Path], fixtures_dir: Path
+) -> None:
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable, "-m", "docvl", "-q", "convert", str(fixtures_dir / "pdfs" / "edgar.pdf"),
+        "--model", str(tiny_checkpoints["qwen2_5_vl"]), "--out", str(tmp_path / "out"), "--workers", "1",
+        "--set", "convert.max_new_tokens=4", "--set", "convert.temperatures=[0.0]",
+        "--set", "data.target_longest_image_dim=112",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    assert (tmp_path / "out" / "results.jsonl").is_file()  # the model was loaded and ran
+    assert "Loading weights" not in done.stderr and "%|" not in done.stderr, done.stderr
+    assert "Setting accelerator to CPU" not in done.stderr  # DeepSpeed's warning nobody can act on

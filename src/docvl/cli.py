@@ -273,7 +273,7 @@ def serve(
 
     from docvl.infer.engines import resolve_backend
     from docvl.models.registry import family_of, resolve_checkpoint
-    from docvl.system import check_port_free
+    from docvl.system import check_port_free, name_cpu_accelerator
 
     resolved = resolve_checkpoint(checkpoint)
     family_of(resolved)  # a checkpoint that does not exist (or cannot be fetched) fails here, in a second
@@ -282,6 +282,7 @@ def serve(
     wants_vllm = dry_run or bool(extra)  # both only make sense for vLLM, whatever this machine has
     if not dry_run:
         check_port_free(host, port)
+        name_cpu_accelerator()
     if cfg.serve.backend == "transformers" or (not wants_vllm and resolve_backend(cfg.serve) == "transformers"):
         if wants_vllm:
             raise typer.BadParameter("--dry-run and extra vLLM arguments need --backend vllm")
@@ -344,6 +345,7 @@ def convert(
     from docvl.infer.engines import open_engine
     from docvl.io import check_writable
     from docvl.models.registry import family_of, resolve_checkpoint
+    from docvl.system import name_cpu_accelerator
 
     if server is None and model is None:
         raise typer.BadParameter("give --server URL or --model CHECKPOINT")
@@ -353,6 +355,7 @@ def convert(
     check_writable(out, folder=True)
     if server is None:
         family_of(resolve_checkpoint(str(model)))
+        name_cpu_accelerator()
     cfg = _load_config_for_run(None if server else model, config, set_, None)
     engine = open_engine(cfg, server=server, api_key=api_key, model=model, log_dir=out / ".docvl")
     try:
@@ -493,6 +496,10 @@ def evaluate(
 
     if report:
         check_writable(report)
+    if not outputs:  # a model will be loaded
+        from docvl.system import name_cpu_accelerator
+
+        name_cpu_accelerator()
     err = console.err()
     options = EvalOptions(config, set_ or [], sets or [], bench, outputs, server, None, work_dir)
     result = run_eval(

@@ -119,3 +119,12 @@ def check_port_free(host: str, port: int) -> None:
             sock.bind((host, port))
         except OSError as exc:
             raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}", hint="--port PORT") from None
+
+
+def name_cpu_accelerator() -> None:
+    """On a machine without GPUs, tell DeepSpeed it runs on CPU (inherited by the processes we start): imported
+    by transformers, it would warn "Setting accelerator to CPU ... unable to detect it" on every run otherwise."""
+    import torch
+
+    if "DS_ACCELERATOR" not in os.environ and not torch.cuda.is_available():
+        os.environ["DS_ACCELERATOR"] = "cpu"

@@ -5,7 +5,6 @@ Trainer reads it; the seed notes record a run that silently trained without ZeRO
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,3 @@ def load_deepspeed_config(value: str | dict[str, Any] | None) -> dict[str, Any] 
 def zero_stage(config: dict[str, Any] | None) -> int:
     """The ZeRO stage of a DeepSpeed config (0 when there is none)."""
     return int((config or {}).get("zero_optimization", {}).get("stage", 0))
-
-
-def name_cpu_accelerator() -> None:
-    """On a machine without GPUs, tell DeepSpeed it runs on CPU (inherited by torchrun's processes): it would
-    otherwise warn "Setting accelerator to CPU ... unable to detect it" on every run, which no user can act on."""
-    import torch
-
-    if "DS_ACCELERATOR" not in os.environ and not torch.cuda.is_available():
-        os.environ["DS_ACCELERATOR"] = "cpu"

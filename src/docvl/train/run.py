@@ -19,7 +19,8 @@ from docvl.config import DocvlConfig, load_config, save_config
 from docvl.data.dataset import PageDataset, PageSet, build_datasets, mix
 from docvl.data.pipeline import DEFAULT_PIPELINE, SamplePipeline, check_pipeline
 from docvl.models import registry
-from docvl.train.deepspeed import load_deepspeed_config, name_cpu_accelerator
+from docvl.system import name_cpu_accelerator
+from docvl.train.deepspeed import load_deepspeed_config
 from docvl.train.launcher import Launch, check_launch, inside_launcher, relaunch
 
 log = logging.getLogger(__name__)
