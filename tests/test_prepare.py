@@ -28,7 +28,8 @@ def test_pdfs_are_split_by_document(fixtures_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "pages"
     summary = prepare([tmp_path / "src"], out, load_config(), eval_fraction=0.4, seed=3, jobs=2)
     expected_pages = sum(page_count(tmp_path / "src" / n) for n in names)
-    assert summary.pages == expected_pages == summary.train + summary.eval
+    # skinnypage.pdf's page 2 is 199 inches long: over data.max_page_inches, refused as validate would
+    assert summary.pages == expected_pages - 1 == summary.train + summary.eval and summary.failed == 1
     records = read_jsonl(out / "manifest.jsonl")
     splits_by_doc: dict[str, set[str]] = {}
     for record in records:
@@ -132,3 +133,23 @@ def test_same_pdf_labelled_and_unlabelled_keeps_the_labelled(fixtures_dir: Path,
     edgar = [r for r in read_jsonl(out / "manifest.jsonl") if r["doc_id"].endswith("edgar")]
     assert [r["doc_id"] for r in edgar] == ["pairs__edgar"]
     assert (out / edgar[0]["pdf"]).is_file() and (out / edgar[0]["md"]).is_file()
+
+
+def test_page_size_rule_applies_where_the_page_enters(tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+
+    from docvl.data.validate import ValidateOptions, validate_pageset
+
+    doc = pdfium.PdfDocument.new()
+    doc.new_page(612, 792)
+    doc.new_page(3.25 * 72, 198.5 * 72)  # a receipt roll: over data.max_page_inches (120)
+    (tmp_path / "src").mkdir()
+    doc.save(str(tmp_path / "src" / "roll.pdf"))
+    doc.close()
+    out = tmp_path / "pages"
+    summary = prepare([tmp_path / "src"], out, load_config(), eval_fraction=0.0, jobs=1)
+    assert summary.pages == 1 and summary.failed == 1
+    (error,) = summary.errors
+    assert error["check"] == "pdf_page_size" and error["path"] == str(tmp_path / "src" / "roll.pdf")
+    assert error["message"] == "page 2 is 198 inches on its longest side (limit 120)"  # page 2 of the source
+    assert validate_pageset(out, ValidateOptions(render_longest_side=None)).failed == 0  # prepare kept what passes
