@@ -169,3 +169,21 @@ def test_quiet_hides_the_loading_bars_and_deepspeed_is_not_warning(
     assert (tmp_path / "out" / "results.jsonl").is_file()  # the model was loaded and ran
     assert "Loading weights" not in done.stderr and "%|" not in done.stderr, done.stderr
     assert "Setting accelerator to CPU" not in done.stderr  # DeepSpeed's warning nobody can act on
+
+
+def test_help_schema_and_validate_show_what_applies(tmp_path: Path, fixtures_dir: Path) -> None:
+    from docvl.config_docs import rows
+
+    for command in (["validate"], ["serve"], ["train"], ["config", "schema"]):
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "120"})
+        assert result.exit_code == 0 and "<bool>" not in result.stdout, command  # flags take no value
+    result = runner.invoke(app, ["config", "schema"], env={"COLUMNS": "120"})
+    keys = [row[0] for row in rows()]
+    assert [key for key in keys if f"│ {key} " not in result.stdout] == []  # no key cut at 120 columns
+    pages = tmp_path / "pages"
+    shutil.copytree(fixtures_dir / "pairs", pages)
+    code, stdout, _ = invoke("validate", str(pages), "--no-render", "--json")
+    counts = json.loads(stdout)["counts"]
+    assert "token_length" not in counts and "pdf_renders" not in counts and "front_matter" in counts
+    code, stdout, _ = invoke("validate", str(pages), "--no-render")
+    assert "token_length" not in stdout  # the table lists only checks that ran

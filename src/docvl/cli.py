@@ -28,6 +28,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 # usage error of either copy must reach typer as it is (its usual message, exit 2), not become a "crash" line.
 _CLICK_ERRORS = (click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"))
 
+
+def _hide_flag_types() -> None:
+    """typer 0.29's rich help prints `<bool>` in the type column of plain flags (`--json`, `--help`), which take
+    no value; show nothing there, as click does. A no-op on a typer without that method."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None:
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if self.is_flag and not self.count else shown(self, ctx)
+
+    option.display_type_rich = display_type_rich
+
+
+_hide_flag_types()
+
 app = typer.Typer(
     name="docvl",
     no_args_is_help=True,
@@ -592,7 +609,10 @@ def config_schema(
     else:
         from rich.table import Table
 
-        table = Table("key", "type", "default", "meaning", title="docvl config keys")
+        table = Table(title="docvl config keys")
+        table.add_column("key", no_wrap=True)  # a key is what users copy: never cut, the other columns wrap
+        for column in ("type", "default", "meaning"):
+            table.add_column(column, overflow="fold")
         for row in rows():
             table.add_row(*(cell.replace("\\|", "|") for cell in row))
         console.out().print(table)
