@@ -153,3 +153,17 @@ def test_page_size_rule_applies_where_the_page_enters(tmp_path: Path) -> None:
     assert error["check"] == "pdf_page_size" and error["path"] == str(tmp_path / "src" / "roll.pdf")
     assert error["message"] == "page 2 is 198 inches on its longest side (limit 120)"  # page 2 of the source
     assert validate_pageset(out, ValidateOptions(render_longest_side=None)).failed == 0  # prepare kept what passes
+
+
+def test_an_empty_eval_split_is_a_warning(fixtures_dir: Path, tmp_path: Path) -> None:
+    from docvl.data import pdf_source
+
+    src = tmp_path / "src"
+    _copy(fixtures_dir / "pdfs", src, ["edgar.pdf"])
+    (src / "broken.pdf").write_bytes(HTML_AS_PDF)
+    ids = {Path(ref.origin).name: ref.doc_id for ref in pdf_source.list_docs(src)}
+    seed = next(s for s in range(100) if split_docs(sorted(ids.values()), 0.5, s) == {ids["broken.pdf"]})
+    args = ["prepare", str(src), "--out", str(tmp_path / "pages"), "--eval-fraction", "0.5", "--seed", str(seed)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1  # the broken document failed: the one held out for eval
+    assert f"warning {tmp_path / 'pages'} has no eval pages (--eval-fraction 0.5)" in result.stderr

@@ -167,6 +167,12 @@ def prepare(
     err = console.err()
     for error in summary.errors:
         err.print(f"[yellow]skipped[/yellow] {error['path']}: {error['message']}", highlight=False)
+    if eval_fraction > 0 and summary.eval == 0:
+        err.print(
+            f"[yellow]warning[/yellow] {out} has no eval pages (--eval-fraction {eval_fraction:g}): the documents "
+            "held out for it failed, or there were too few to hold one out; eval would score nothing",
+            highlight=False,
+        )
     if json_:
         _print_json({"out": str(out), **summary.to_dict()})
     elif not console.is_quiet():
