@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,8 @@ def train(
 
 
 def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
+    # peft still asks for the old name; nothing a user can change (transformers 5.23 renamed it).
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     from docvl.eval.callback import add_generation_eval
     from docvl.train.checkpoint import export_final
     from docvl.train.collator import PageCollator

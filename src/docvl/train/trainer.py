@@ -17,6 +17,7 @@ weights exactly as they were.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable
@@ -96,6 +97,8 @@ class DocvlTrainer(Trainer):
             if target.exists():
                 shutil.rmtree(target)
             os.replace(staging / name, target)
+            with contextlib.suppress(OSError):  # leave no empty folder behind
+                staging.rmdir()
             if self.state.best_model_checkpoint == str(staging / name):
                 self.state.best_model_checkpoint = str(target)
             rotate_checkpoints(
