@@ -187,3 +187,24 @@ def test_help_schema_and_validate_show_what_applies(tmp_path: Path, fixtures_dir
     assert "token_length" not in counts and "pdf_renders" not in counts and "front_matter" in counts
     code, stdout, _ = invoke("validate", str(pages), "--no-render")
     assert "token_length" not in stdout  # the table lists only checks that ran
+
+
+def test_convert_bar_total_counts_the_pages_left(tmp_path: Path, fixtures_dir: Path) -> None:
+    from docvl.cli import _pages_to_convert
+    from docvl.infer.convert import collect_inputs
+    from docvl.infer.fakes import FakeOpenAIServer
+    from docvl.pdf import page_count
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for name in ("edgar.pdf", "lots_of_sci_tables.pdf"):
+        shutil.copy(fixtures_dir / "pdfs" / name, src / name)
+    docs = collect_inputs([str(src)])[0]
+    sci = page_count(src / "lots_of_sci_tables.pdf")
+    assert sci > 1 and _pages_to_convert(docs, out, None, None) == 1 + sci
+    assert _pages_to_convert(docs, out, "1-2", None) == 1 + 2
+    assert _pages_to_convert(docs, out, None, (1, 2)) + _pages_to_convert(docs, out, None, (2, 2)) == 1 + sci
+    with FakeOpenAIServer() as fake:
+        code, _, stderr = invoke("convert", str(src / "edgar.pdf"), "--out", str(out), "--server", fake.base_url)
+    assert code == 0, stderr
+    assert _pages_to_convert(docs, out, None, None) == sci  # a resumed run does not count what is done

@@ -373,7 +373,8 @@ def convert(
     if server is None and model is None:
         raise typer.BadParameter("give --server URL or --model CHECKPOINT")
     shard_spec = parse_shard(shard) if shard else None
-    if not collect_inputs(inputs)[0]:  # cheap checks first: the model may take minutes to load
+    docs = collect_inputs(inputs)[0]
+    if not docs:  # cheap checks first: the model may take minutes to load
         raise UsageError(f"no documents to convert in {', '.join(inputs)} (looked for PDF, PNG and JPEG files)")
     check_writable(out, folder=True)
     if server is None:
@@ -382,7 +383,7 @@ def convert(
     cfg = _load_config_for_run(None if server else model, config, set_, None)
     engine = open_engine(cfg, server=server, api_key=api_key, model=model, log_dir=out / ".docvl")
     try:
-        with _convert_progress() as (report, on_page):
+        with _convert_progress(lambda: _pages_to_convert(docs, out, pages, shard_spec)) as (report, on_page):
             summary = run_convert(
                 inputs,
                 out,
@@ -404,10 +405,45 @@ def convert(
         raise typer.Exit(1)
 
 
+def _pages_to_convert(docs: list[Any], out: Path, pages: str | None, shard: tuple[int, int] | None) -> int:
+    """The pages this run will convert: those of the shard's documents not done yet (for the bar's total)."""
+    from docvl.infer.convert import done_keys, in_shard
+    from docvl.io import sha256_file
+    from docvl.pdf import PdfFile, parse_page_spec
+
+    done = done_keys(out)
+    done_paths = {relpath for relpath, _ in done}
+    total = 0
+    for doc in docs:
+        if not in_shard(doc, shard):
+            continue
+        try:
+            if doc.relpath in done_paths and (doc.relpath, sha256_file(doc.path)) in done:
+                continue
+            if doc.kind != "pdf":
+                total += 1
+                continue
+            with PdfFile(doc.path) as pdf:
+                total += len(parse_page_spec(pages, len(pdf))) if pages else len(pdf)
+        except Exception:  # noqa: BLE001 - a document that cannot be read is reported by the run itself
+            continue
+    return total
+
+
 @contextlib.contextmanager
-def _convert_progress() -> Any:
-    """(report, on_page) callbacks: problem lines above a bar of pages, pages/s and fallbacks on stderr."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+def _convert_progress(count_pages: Callable[[], int] | None = None) -> Any:
+    """(report, on_page) callbacks: problem lines above a bar of pages, pages/s and fallbacks on stderr. The
+    total (and so the ETA) comes from `count_pages`, run in a thread so that the run starts at once."""
+    import threading
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     err = console.err()
     report = lambda line: err.print(f"[yellow]problem[/yellow] {line}", highlight=False)  # noqa: E731
@@ -415,15 +451,21 @@ def _convert_progress() -> Any:
         yield report, (lambda pages, fallbacks: None)
         return
     columns = (
-        SpinnerColumn(),
-        TextColumn("convert {task.completed} pages"),
+        TextColumn("convert"),
+        BarColumn(),
+        MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
         TextColumn("{task.fields[fallbacks]} fallbacks"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("convert", total=None, fallbacks=0, rate="")
         state = {"fallbacks": 0}
+        if count_pages is not None:
+            counter = lambda: bar.update(task, total=count_pages())  # noqa: E731
+            threading.Thread(target=counter, name="docvl-count-pages", daemon=True).start()
 
         def on_page(pages: int, fallbacks: int) -> None:
             state["fallbacks"] += fallbacks
