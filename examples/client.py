@@ -5,17 +5,20 @@
         --config runs/tiny/final/docvl.yaml
 
 The page is rendered, encoded and prompted exactly as in training (the checkpoint's docvl.yaml says how),
-sent as one chat completion, and the reply is parsed as front matter + Markdown. `docvl convert` does the same
-for whole corpora, with retries, fallbacks and resuming.
+sent as one chat completion, and the reply is parsed as front matter + Markdown (a reply that is not a page,
+as from a barely trained model, is printed as it came, with one line saying so, exit code 1). `docvl convert`
+does the same for whole corpora, with retries, fallbacks and resuming.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import urllib.request
 
 from docvl.config import load_config
+from docvl.errors import PageFormatError
 from docvl.infer.request import page_request
 from docvl.infer.types import chat_messages
 from docvl.page import parse_page
@@ -49,7 +52,14 @@ def main() -> None:
     with urllib.request.urlopen(post, timeout=600) as reply:
         choice = json.load(reply)["choices"][0]
 
-    page = parse_page(choice["message"]["content"], strict=False)
+    reply_text = choice["message"]["content"] or ""
+    try:
+        page = parse_page(reply_text, strict=False)
+    except PageFormatError as exc:  # an untrained or tiny model rarely writes the page format
+        print(reply_text)
+        sys.exit(
+            f"the reply is not a page (front matter + Markdown): {exc.message}; finish_reason={choice['finish_reason']}"
+        )
     print(f"<!-- {page.front_matter} finish_reason={choice['finish_reason']} -->")
     print(page.text)
 

@@ -215,3 +215,16 @@ def test_server_generation_scores_front_matter_without_loss(run_dir: Path) -> No
     assert pages["front_matter"]["language"] == pytest.approx(1.0)
     assert pages["front_matter"]["table"] == pytest.approx(1 / 3)  # edgar and untable are labelled is_table
     assert 0.0 < pages["edit_distance"] < 1.0
+
+
+def test_problems_are_counted_and_in_the_json(run_dir: Path, tmp_path: Path) -> None:
+    held = tmp_path / "held"
+    shutil.copytree(run_dir / "pages" / "eval", held)
+    (held / "edgar.pdf").unlink()  # a broken pair: a problem line, and the rest is evaluated
+    args = ("eval", "checkpoint-2", "--config", str(run_dir / "docvl.yaml"), "--sets", f"held={held}")
+    code, stdout, stderr = invoke(*args)
+    problem = f"held: {held / 'edgar.md'}: PDF missing"
+    assert code == 0 and f"problem {problem}" in stderr.splitlines()
+    assert "evaluated 1 run(s); 1 problem(s)" in stdout
+    code, stdout, _ = invoke(*args, "--json")
+    assert json.loads(stdout)["problems"] == [problem]

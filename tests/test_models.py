@@ -38,7 +38,7 @@ def test_family_comes_from_model_type_not_name(tmp_path: Path, tiny_checkpoints:
 
 
 def test_bad_checkpoints_are_config_errors(tmp_path: Path, tiny_checkpoints: dict[str, Path]) -> None:
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="no checkpoint at .*missing"):
         registry.resolve_checkpoint(str(tmp_path / "missing"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no config.json"):
@@ -50,6 +50,26 @@ def test_bad_checkpoints_are_config_errors(tmp_path: Path, tiny_checkpoints: dic
         registry.family_of(registry.resolve_checkpoint(str(odd)))
     with pytest.raises(ConfigError, match="unknown tiny model"):
         registry.resolve_checkpoint("tiny:gpt2")
+
+
+def test_a_missing_local_path_is_not_taken_for_a_hub_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "final").mkdir(parents=True)
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"^no checkpoint at runs/fnal \(no such folder\)$"):
+        registry.resolve_checkpoint("runs/fnal")  # `runs/` is a folder here: a typo, not a hub id
+    assert registry.resolve_checkpoint("Qwen/Qwen2.5-VL-7B-Instruct") == "Qwen/Qwen2.5-VL-7B-Instruct"
+    from huggingface_hub import constants
+
+    from docvl.system import free_port
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{free_port()}")  # a hub nobody answers for
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    with pytest.raises(ConfigError, match="hub .* cannot be reached"):
+        registry.family_of(registry.resolve_checkpoint("someone/fnal"))
+    assert time.perf_counter() - started < 10
 
 
 def test_image_size_is_set_through_size_dict(tmp_path: Path, tiny_checkpoints: dict[str, Path]) -> None:

@@ -239,3 +239,22 @@ def test_paths_that_are_not_datasets_are_usage_errors(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="no olmOCR-mix label files here"):
         olmocr_mix.list_docs(tmp_path / "empty")
+
+
+def test_a_null_page_number_is_page_1_of_a_one_page_document(tmp_path, fixtures_dir, cache):
+    from olmocr_mix_fixture import _row_1025, labels, page_pdf, write_parquet, write_tarball
+
+    root = tmp_path / "mix"
+    tarball = "00_documents_train_00000.tar.gz"
+    write_tarball(root / "pdf_tarballs" / tarball, {"solo.pdf": page_pdf(fixtures_dir, "edgar.pdf", 0)})
+    row = _row_1025("solo", None, 1, tarball, labels("A single page"))
+    write_parquet(root / "00_documents_train.parquet", [{**row, "page_number": None}])
+    (ref,) = olmocr_mix.list_docs(root)
+    (page,) = olmocr_mix.load_doc(ref)
+    assert page.error is None and page.page_number == 1 and page.pdf and "A single page" in page.markdown
+
+
+def test_the_split_rule_is_in_the_message(tmp_path):
+    (tmp_path / "00_documents_validation.parquet").write_bytes(b"")
+    with pytest.raises(UsageError, match="where {split} is train or eval"):
+        olmocr_mix.list_docs(tmp_path)

@@ -28,7 +28,8 @@ def test_pdfs_are_split_by_document(fixtures_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "pages"
     summary = prepare([tmp_path / "src"], out, load_config(), eval_fraction=0.4, seed=3, jobs=2)
     expected_pages = sum(page_count(tmp_path / "src" / n) for n in names)
-    assert summary.pages == expected_pages == summary.train + summary.eval
+    # skinnypage.pdf's page 2 is 199 inches long: over data.max_page_inches, refused as validate would
+    assert summary.pages == expected_pages - 1 == summary.train + summary.eval and summary.failed == 1
     records = read_jsonl(out / "manifest.jsonl")
     splits_by_doc: dict[str, set[str]] = {}
     for record in records:
@@ -143,4 +144,41 @@ def test_page_set_records_how_it_was_made(fixtures_dir: Path, tmp_path: Path) ->
     assert result.exit_code == 0, result.stderr
     assert find_saved_config(out).prepare == PrepareConfig(kind="pairs", eval_fraction=0.5, seed=7)
     bad = runner.invoke(app, ["prepare", str(fixtures_dir / "pairs"), "--out", str(out), "--eval-fraction", "1"])
+    assert bad.exit_code == 2 and "--eval-fraction" in bad.stderr
+    bad = runner.invoke(app, ["prepare", str(fixtures_dir / "pairs"), "--out", str(out), "--set",
+                              "prepare.eval_fraction=1"])  # fmt: skip
     assert bad.exit_code == 2 and "prepare.eval_fraction" in bad.stderr
+
+
+def test_page_size_rule_applies_where_the_page_enters(tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+
+    from docvl.data.validate import ValidateOptions, validate_pageset
+
+    doc = pdfium.PdfDocument.new()
+    doc.new_page(612, 792)
+    doc.new_page(3.25 * 72, 198.5 * 72)  # a receipt roll: over data.max_page_inches (120)
+    (tmp_path / "src").mkdir()
+    doc.save(str(tmp_path / "src" / "roll.pdf"))
+    doc.close()
+    out = tmp_path / "pages"
+    summary = prepare([tmp_path / "src"], out, load_config(), eval_fraction=0.0, jobs=1)
+    assert summary.pages == 1 and summary.failed == 1
+    (error,) = summary.errors
+    assert error["check"] == "pdf_page_size" and error["path"] == str(tmp_path / "src" / "roll.pdf")
+    assert error["message"] == "page 2 is 198 inches on its longest side (limit 120)"  # page 2 of the source
+    assert validate_pageset(out, ValidateOptions(render_longest_side=None)).failed == 0  # prepare kept what passes
+
+
+def test_an_empty_eval_split_is_a_warning(fixtures_dir: Path, tmp_path: Path) -> None:
+    from docvl.data import pdf_source
+
+    src = tmp_path / "src"
+    _copy(fixtures_dir / "pdfs", src, ["edgar.pdf"])
+    (src / "broken.pdf").write_bytes(HTML_AS_PDF)
+    ids = {Path(ref.origin).name: ref.doc_id for ref in pdf_source.list_docs(src)}
+    seed = next(s for s in range(100) if split_docs(sorted(ids.values()), 0.5, s) == {ids["broken.pdf"]})
+    args = ["prepare", str(src), "--out", str(tmp_path / "pages"), "--eval-fraction", "0.5", "--seed", str(seed)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1  # the broken document failed: the one held out for eval
+    assert f"warning {tmp_path / 'pages'} has no eval pages (--eval-fraction 0.5)" in result.stderr

@@ -10,14 +10,17 @@ import pytest
 from docvl.io import read_jsonl
 
 
-def _quickstart(workdir: Path) -> dict:
+def _quickstart(workdir: Path, *flags: str) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "docvl", "quickstart", "--workdir", str(workdir), "--steps", "10", "--json"],
+        [sys.executable, "-m", "docvl", *flags, "quickstart", "--workdir", str(workdir), "--steps", "10", "--json"],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "FutureWarning" not in done.stderr and "Setting accelerator" not in done.stderr
+    if not flags:  # the train stage shows the Trainer's progress instead of minutes of silence
+        assert "10/10 [" in done.stderr
     return json.loads(done.stdout)
 
 
@@ -37,8 +40,11 @@ def test_quickstart_end_to_end_then_reused(tmp_path: Path) -> None:
     assert len(records) == 2
     assert sorted(p.name for p in (tmp_path / "converted").glob("*.md")) == ["small_page_size.md", "some_ocr1.md"]
     assert stages["stop"]["summary"] == "server stopped (exit code 0)"
+    failed = sum(record["status"] == "failed" for record in records)
+    expected = f"{failed} of 2 documents failed" if failed else "all 2 documents done"
+    assert expected in stages["convert"]["summary"]
 
-    second = _quickstart(tmp_path)
+    second = _quickstart(tmp_path, "-q")
     again = {stage["name"]: stage["summary"] for stage in second["stages"]}
     assert "(8 documents reused)" in again["prepare"]
     assert again["train"].startswith("reused ")
@@ -64,3 +70,19 @@ def test_quickstart_data_ships_inside_the_package(tmp_path: Path) -> None:
                           env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert all(Path(line).is_relative_to(site / "docvl") for line in done.stdout.split())
+
+
+def test_stage_progress_passes_through_and_results_still_parse(capsys: pytest.CaptureFixture[str]) -> None:
+    from docvl.quickstart import _run
+
+    code = "import sys; sys.stderr.write('step 3/10\\n'); print('{\"steps\": 10}')"
+    result = _run("train", [sys.executable, "-c", code], lambda d: f"{d['steps']} steps", show_stderr=True)
+    assert result.summary == "10 steps" and "step 3/10" in capsys.readouterr().err
+
+
+def test_failed_documents_are_in_the_summary(tmp_path: Path) -> None:
+    from docvl.quickstart import _failed_documents
+
+    lines = [{"path": "a.pdf", "status": "failed"}, {"path": "b.pdf", "status": "ok"}]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert _failed_documents(tmp_path).startswith("1 of 2 documents failed")

@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,26 @@ def test_gpu_only_commands_name_files_that_exist(repo_dir: Path) -> None:
     assert named, "GPU commands should name shipped configs"
     for path in named:
         assert (repo_dir / path).is_file(), path
+
+
+def test_step_by_step_trains_on_labelled_pages_and_evaluates_on_others(
+    repo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's prepare and train commands, resolved for real: every training page has its Markdown (no
+    unlabelled PDF becomes a "broken pair"), and no page the model trains on is one it is evaluated on."""
+    from docvl.config import load_config
+    from docvl.data.dataset import build_datasets
+
+    for name in ("examples", "configs"):
+        (tmp_path / name).symlink_to(repo_dir / name)
+    monkeypatch.chdir(tmp_path)
+    cpu, _ = readme_commands(repo_dir)
+    prepare = next(c for c in cpu if c.startswith(".venv/bin/docvl prepare "))
+    done = subprocess.run([sys.executable, "-m", "docvl", *shlex.split(prepare)[1:]], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    train = shlex.split(next(c for c in cpu if c.startswith(".venv/bin/docvl train ")))
+    train_sets, eval_sets = build_datasets(load_config(train[2], train[3:]))
+    assert not [broken for s in train_sets + eval_sets for broken in s.broken]
+    trained = {pair.pdf.resolve() for s in train_sets for pair in s.pairs}
+    evaluated = {pair.pdf.resolve() for s in eval_sets for pair in s.pairs}
+    assert trained and evaluated and not trained & evaluated

@@ -256,3 +256,93 @@ def test_broken_pairs_train_on_the_good_ones(tmp_path: Path, pages: Path, tiny_c
     result = train(config_for(data, tmp_path / "out", "train.max_steps=1"))
     assert isinstance(result, TrainResult) and result.global_step == 1
     assert result.broken_pairs == [(str((data / PDFS[1]).with_suffix(".md")), "PDF missing")]
+
+
+def test_resume_auto_passes_over_an_incomplete_checkpoint(
+    tmp_path: Path, pages: Path, tiny_checkpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    extra = ("train.save_strategy=steps", "train.save_steps=2")
+    out = tmp_path / "out"
+    train(config_for(pages, out, "train.max_steps=2", *extra))
+    interrupted = out / "checkpoint-4"  # what Ctrl-C during a save left in 0.1.0: weights config, no state
+    interrupted.mkdir()
+    shutil.copy(out / "checkpoint-2" / "config.json", interrupted)
+    with caplog.at_level("WARNING"):
+        resumed = train(config_for(pages, out, "train.max_steps=4", *extra), resume="auto")
+    assert "passed over incomplete checkpoint-4" in caplog.text and "resuming from checkpoint-2" in caplog.text
+    assert resumed.global_step == 4 and (out / "checkpoint-4" / "trainer_state.json").is_file()
+    assert (out / "checkpoint-4" / "docvl.yaml").is_file()
+
+
+def test_an_interrupted_save_leaves_no_checkpoint(
+    tmp_path: Path, pages: Path, tiny_checkpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docvl.train.checkpoint import checkpoints_in, resolve_resume
+    from docvl.train.trainer import DocvlTrainer
+
+    def interrupt(self: DocvlTrainer, output_dir: str) -> None:
+        raise KeyboardInterrupt  # Ctrl-C after the weights, before the trainer state
+
+    monkeypatch.setattr(DocvlTrainer, "_save_rng_state", interrupt)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        train(config_for(pages, out, "train.max_steps=1", "train.save_strategy=steps", "train.save_steps=1"))
+    assert (out / ".saving" / "checkpoint-1" / "model.safetensors").is_file()
+    assert checkpoints_in(out) == [] and resolve_resume("auto", out) is None
+
+
+def test_a_second_run_into_the_same_folder_is_refused(
+    tmp_path: Path, pages: Path, repo_dir: Path, no_model_loading
+) -> None:
+    from docvl.train.checkpoint import check_output_dir
+
+    out = tmp_path / "out"
+    for name in ("checkpoint-3", "final"):
+        (out / name).mkdir(parents=True)
+    tiny = str(repo_dir / "configs" / "tiny-cpu.yaml")
+    code, output = cli(tiny, f"data.train=[{{name: pages, path: '{pages}'}}]", f"train.output_dir={out}")
+    assert code == 2 and output.strip().splitlines() == [
+        f"error: {out}: already holds a training run (checkpoint-3, final) "
+        "(--resume auto continues it, --overwrite starts again)"
+    ]
+    check_output_dir(out, "auto", overwrite=False)  # resuming is what the folder is for
+    check_output_dir(out, None, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_resumed_run_keeps_counting_skipped_samples_and_evaluates_the_last_step_once(
+    tmp_path: Path, pages: Path, tiny_checkpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docvl.train.trainer import DocvlTrainer
+
+    data = with_bad_pages(pages, tmp_path, 4)
+    held = f"data.eval=[{{name: held, path: '{pages}'}}]"
+    extra = ("train.max_steps=6", "train.save_strategy=steps", "train.save_steps=3", held,
+             "train.eval_strategy=steps", "train.eval_steps=6")  # fmt: skip
+    evaluations = []
+    loop = DocvlTrainer.evaluation_loop
+    counted = lambda self, *args, **kwargs: evaluations.append(1) or loop(self, *args, **kwargs)  # noqa: E731
+    monkeypatch.setattr(DocvlTrainer, "evaluation_loop", counted)
+    straight = train(config_for(data, tmp_path / "a", *extra))
+    assert len(evaluations) == 1 and straight.eval_metrics["eval_held_loss"] > 0  # step 6's eval is the final one
+    before = json.loads((tmp_path / "a" / "checkpoint-3" / "trainer_state.json").read_text())["log_history"]
+    assert before[-1]["skipped_samples"] > 0  # the resumed part must add to what was skipped before
+    (tmp_path / "b").mkdir()
+    shutil.copytree(tmp_path / "a" / "checkpoint-3", tmp_path / "b" / "checkpoint-3")
+    resumed = train(config_for(data, tmp_path / "b", *extra), resume="auto")
+    assert resumed.skipped_samples == straight.skipped_samples
+
+
+def test_cli_training_is_quiet_about_what_users_cannot_change(tmp_path: Path, pages: Path, repo_dir: Path) -> None:
+    command = [
+        sys.executable, "-m", "docvl", "train", str(repo_dir / "configs" / "tiny-cpu.yaml"),
+        f"data.train=[{{name: pages, path: '{pages}'}}]", "data.eval=[]", "data.target_longest_image_dim=112",
+        f"train.output_dir={tmp_path / 'out'}", "train.max_steps=1", "train.logging_steps=5", "train.report_to=[]",
+        "train.gradient_checkpointing=true",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("DS_ACCELERATOR", None)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "FutureWarning" not in run.stderr and "Setting accelerator to CPU" not in run.stderr, run.stderr
+    assert re.search(r"trained 1 steps: mean loss \d+\.\d{4}, ", run.stdout), run.stdout  # not "last loss -"

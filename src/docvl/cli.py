@@ -24,6 +24,27 @@ from docvl.errors import DocvlError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# typer vendors its own copy of click (typer._click): `typer.BadParameter` is not a `click.ClickException`, and a
+# usage error of either copy must reach typer as it is (its usual message, exit 2), not become a "crash" line.
+_CLICK_ERRORS = (click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"))
+
+
+def _hide_flag_types() -> None:
+    """typer 0.29's rich help prints `<bool>` in the type column of plain flags (`--json`, `--help`), which take
+    no value; show nothing there, as click does. A no-op on a typer without that method."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None:
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if self.is_flag and not self.count else shown(self, ctx)
+
+    option.display_type_rich = display_type_rich
+
+
+_hide_flag_types()
+
 app = typer.Typer(
     name="docvl",
     no_args_is_help=True,
@@ -80,7 +101,7 @@ def _stage(func: F) -> F:
         except KeyboardInterrupt:
             console.err().print("interrupted; finished work is kept")
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, *_CLICK_ERRORS):
             raise
         except Exception as exc:  # a bug or an environment problem: still one line unless -v
             if console.verbosity():
@@ -137,6 +158,8 @@ def prepare(
     """Build a page set (single-page PDF + Markdown pairs, manifest.jsonl, train/ and eval/ splits)."""
     from docvl.data.prepare import prepare as run_prepare
 
+    if eval_fraction is not None and not 0 <= eval_fraction < 1:
+        raise typer.BadParameter("must be in [0, 1)", param_hint="--eval-fraction")
     flags = {"kind": kind, "eval_fraction": eval_fraction, "seed": seed}
     cfg = _load_config(config, [*(set_ or []), *(f"prepare.{k}={v}" for k, v in flags.items() if v is not None)])
     with console.progress_bar("prepare", None) as (advance, set_total):
@@ -155,6 +178,13 @@ def prepare(
     err = console.err()
     for error in summary.errors:
         err.print(f"[yellow]skipped[/yellow] {error['path']}: {error['message']}", highlight=False)
+    if cfg.prepare.eval_fraction > 0 and summary.eval == 0:
+        err.print(
+            f"[yellow]warning[/yellow] {out} has no eval pages (--eval-fraction {cfg.prepare.eval_fraction:g}): the "
+            "documents "
+            "held out for it failed, or there were too few to hold one out; eval would score nothing",
+            highlight=False,
+        )
     if json_:
         _print_json({"out": str(out), **summary.to_dict()})
     elif not console.is_quiet():
@@ -206,7 +236,15 @@ def validate(
     from docvl.data.pageset import find_pairs
     from docvl.data.validate import ValidateOptions, validate_pageset
     from docvl.data.validate import quarantine as move_failures
+    from docvl.errors import UsageError
+    from docvl.io import atomic_write_text, check_writable
     from docvl.rendering import RenderSettings
+
+    if report:
+        check_writable(report)
+    pairs = find_pairs(pageset)
+    if not pairs:
+        raise UsageError("no page pairs to check (looked for x.pdf + x.md pairs, or a manifest.jsonl)", pageset)
 
     settings = RenderSettings.from_config(cfg)
     options = ValidateOptions(
@@ -214,17 +252,15 @@ def validate(
         max_page_inches=settings.max_page_inches,
         tokens_with=cfg if tokens else None,
     )
-    with console.progress_bar("validate", len(find_pairs(pageset))) as (advance, _):
+    with console.progress_bar("validate", len(pairs)) as (advance, _):
         result = validate_pageset(pageset, options, jobs=jobs, progress=advance)
-    if report:
-        from docvl.io import atomic_write_text
-
-        atomic_write_text(report, "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in result.failures))
     moved = move_failures(result, pageset, quarantine) if quarantine else []
     if json_:
         _print_json({"pageset": str(pageset), **result.to_dict(), "quarantined": [str(p) for p in moved]})
     else:
         _print_validate_table(result, pageset, len(moved))
+    if report:  # after the results are out: a failing write must not lose them
+        atomic_write_text(report, "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in result.failures))
     if result.failed:
         raise typer.Exit(1)
 
@@ -273,10 +309,17 @@ def serve(
     import shlex
 
     from docvl.infer.factory import resolve_backend
+    from docvl.models.registry import family_of, resolve_checkpoint
+    from docvl.system import check_port_free, name_cpu_accelerator
 
+    resolved = resolve_checkpoint(checkpoint)
+    family_of(resolved)  # a checkpoint that does not exist (or cannot be fetched) fails here, in a second
     cfg = _load_config_for_run(checkpoint, config, set_, backend)
     host, port = host or cfg.serve.host, port if port is not None else cfg.serve.port
     wants_vllm = dry_run or bool(extra)  # both only make sense for vLLM, whatever this machine has
+    if not dry_run:
+        check_port_free(host, port)
+        name_cpu_accelerator()
     if cfg.serve.backend == "transformers" or (not wants_vllm and resolve_backend(cfg.serve) == "transformers"):
         if wants_vllm:
             raise typer.BadParameter("--dry-run and extra vLLM arguments need --backend vllm")
@@ -289,9 +332,8 @@ def serve(
         return
     from docvl.infer.server import serve_vllm
     from docvl.infer.vllm_cmd import build_vllm_command
-    from docvl.models.registry import resolve_checkpoint
 
-    command = build_vllm_command(resolve_checkpoint(checkpoint), cfg, host=host, port=port, extra_args=extra or [])
+    command = build_vllm_command(resolved, cfg, host=host, port=port, extra_args=extra or [])
     if dry_run:
         console.out().print(shlex.join(command), highlight=False, markup=False, soft_wrap=True)
         return
@@ -339,9 +381,13 @@ def convert(
     json_: JsonOption = False,
 ) -> None:
     """Convert documents to Markdown (+ one JSONL record per document); resumable, shardable."""
+    from docvl.errors import UsageError
     from docvl.infer.convert import convert as run_convert
     from docvl.infer.factory import open_engine
-    from docvl.infer.inputs import parse_shard
+    from docvl.infer.inputs import collect_inputs, parse_shard
+    from docvl.io import check_writable
+    from docvl.models.registry import family_of, resolve_checkpoint
+    from docvl.system import name_cpu_accelerator
 
     if server is None and model is None:
         raise typer.BadParameter("give --server URL or --model CHECKPOINT")
@@ -357,9 +403,16 @@ def convert(
         if saved_config_path(model) is not None:
             model = None  # a local checkpoint gave the config; the server names the model its own way
     shard_spec = parse_shard(shard) if shard else None
+    docs = collect_inputs(inputs, out)[0]
+    if not docs:  # cheap checks first: the model may take minutes to load
+        raise UsageError(f"no documents to convert in {', '.join(inputs)} (looked for PDF, PNG and JPEG files)")
+    check_writable(out, folder=True)
+    if server is None:
+        family_of(resolve_checkpoint(str(model)))
+        name_cpu_accelerator()
     engine = open_engine(cfg, server=server, api_key=api_key, model=model, log_dir=out / ".docvl")
     try:
-        with _convert_progress() as (report, on_page):
+        with _convert_progress(lambda: _pages_to_convert(docs, out, pages, shard_spec)) as (report, on_page):
             summary = run_convert(
                 inputs,
                 out,
@@ -381,10 +434,46 @@ def convert(
         raise typer.Exit(1)
 
 
+def _pages_to_convert(docs: list[Any], out: Path, pages: str | None, shard: tuple[int, int] | None) -> int:
+    """The pages this run will convert: those of the shard's documents not done yet (for the bar's total)."""
+    from docvl.infer.inputs import in_shard
+    from docvl.io import sha256_file
+    from docvl.pdf import PdfFile, parse_page_spec
+    from docvl.results import done_keys
+
+    done = done_keys(out)
+    done_paths = {relpath for relpath, _ in done}
+    total = 0
+    for doc in docs:
+        if not in_shard(doc, shard):
+            continue
+        try:
+            if doc.relpath in done_paths and (doc.relpath, sha256_file(doc.path)) in done:
+                continue
+            if doc.kind != "pdf":
+                total += 1
+                continue
+            with PdfFile(doc.path) as pdf:
+                total += len(parse_page_spec(pages, len(pdf))) if pages else len(pdf)
+        except Exception:  # noqa: BLE001 - a document that cannot be read is reported by the run itself
+            continue
+    return total
+
+
 @contextlib.contextmanager
-def _convert_progress() -> Any:
-    """(report, on_page) callbacks: problem lines above a bar of pages, pages/s and fallbacks on stderr."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+def _convert_progress(count_pages: Callable[[], int] | None = None) -> Any:
+    """(report, on_page) callbacks: problem lines above a bar of pages, pages/s and fallbacks on stderr. The
+    total (and so the ETA) comes from `count_pages`, run in a thread so that the run starts at once."""
+    import threading
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     err = console.err()
     report = lambda line: err.print(f"[yellow]problem[/yellow] {line}", highlight=False)  # noqa: E731
@@ -392,15 +481,21 @@ def _convert_progress() -> Any:
         yield report, (lambda pages, fallbacks: None)
         return
     columns = (
-        SpinnerColumn(),
-        TextColumn("convert {task.completed} pages"),
+        TextColumn("convert"),
+        BarColumn(),
+        MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
         TextColumn("{task.fields[fallbacks]} fallbacks"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("convert", total=None, fallbacks=0, rate="")
         state = {"fallbacks": 0}
+        if count_pages is not None:
+            counter = lambda: bar.update(task, total=count_pages())  # noqa: E731
+            threading.Thread(target=counter, name="docvl-count-pages", daemon=True).start()
 
         def on_page(pages: int, fallbacks: int) -> None:
             state["fallbacks"] += fallbacks
@@ -428,8 +523,11 @@ def train(
     node_rank: Annotated[int, typer.Option(help="This machine's rank, 0..nnodes-1.")] = 0,
     master_addr: Annotated[str, typer.Option(help="Address of node 0 (with --nnodes > 1).")] = "127.0.0.1",
     resume: Annotated[
-        str | None, typer.Option(help="auto (latest checkpoint in output_dir) or a checkpoint path.")
+        str | None, typer.Option(help="auto (latest complete checkpoint in output_dir) or a checkpoint path.")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Remove the checkpoints of an earlier run in output_dir first.")
+    ] = False,
 ) -> None:
     """Fine-tune a model on page sets; checkpoints carry weights, processor and docvl.yaml."""
     from docvl.train.run import train as run_train
@@ -441,13 +539,17 @@ def train(
         node_rank=node_rank,
         master_addr=master_addr,
         resume=resume,
+        overwrite=overwrite,
     )
     if result.exit_code:
         raise typer.Exit(result.exit_code)
     if result.final_dir is not None and not console.is_quiet():
-        loss = f"{result.losses[-1][1]:.4f}" if result.losses else "-"
+        if result.losses:
+            loss = f"last loss {result.losses[-1][1]:.4f}"
+        else:  # no step logged a loss (train.logging_steps > the steps run)
+            loss = f"mean loss {result.train_loss:.4f}" if result.train_loss is not None else "no loss logged"
         console.out().print(
-            f"trained {result.global_step} steps: last loss {loss}, {result.skipped_samples} samples skipped, "
+            f"trained {result.global_step} steps: {loss}, {result.skipped_samples} samples skipped, "
             f"{len(result.broken_pairs)} broken pairs; final model in {result.final_dir}",
             highlight=False,
         )
@@ -496,8 +598,14 @@ def evaluate(
     """Evaluate checkpoints: loss and edit distance on held-out pages, olmOCR-bench unit tests."""
     from docvl.eval.report import render_table, worst_lines
     from docvl.eval.run import EvalOptions, run_eval
-    from docvl.io import atomic_write_text
+    from docvl.io import atomic_write_text, check_writable
 
+    if report:
+        check_writable(report)
+    if not outputs:  # a model will be loaded
+        from docvl.system import name_cpu_accelerator
+
+        name_cpu_accelerator()
     err = console.err()
     if (html or gold) and bench is None:
         raise UsageError("--html and --gold describe bench pages: give --bench DIR")
@@ -508,8 +616,6 @@ def evaluate(
         report=lambda line: err.print(f"[yellow]problem[/yellow] {line}", highlight=False),
         progress=_eval_progress,
     )
-    if report:
-        atomic_write_text(report, result.to_json() + "\n")
     if json_:
         _print_json(result.to_dict())
     elif not console.is_quiet():
@@ -518,6 +624,8 @@ def evaluate(
         for line in (line for run in result.runs for line in worst_lines(run)):
             out.print(line, highlight=False, markup=False)
         out.print(f"evaluated {len(result.runs)} run(s); {len(result.problems)} problem(s)", highlight=False)
+    if report:  # after the results are out: a failing write must not lose them
+        atomic_write_text(report, result.to_json() + "\n")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
@@ -546,7 +654,8 @@ def quickstart(
 
     err = console.err()
     started = time.perf_counter()
-    results = run_quickstart(workdir, steps, progress=lambda stage: err.print(f"[bold]>[/bold] {stage}"))
+    announce = lambda stage: err.print(f"[bold]>[/bold] {stage}")  # noqa: E731
+    results = run_quickstart(workdir, steps, progress=announce, show_training=not console.is_quiet())
     total = time.perf_counter() - started
     if json_:
         _print_json(
@@ -591,7 +700,10 @@ def config_schema(
     else:
         from rich.table import Table
 
-        table = Table("key", "type", "default", "meaning", title="docvl config keys")
+        table = Table(title="docvl config keys")
+        table.add_column("key", no_wrap=True)  # a key is what users copy: never cut, the other columns wrap
+        for column in ("type", "default", "meaning"):
+            table.add_column(column, overflow="fold")
         for row in rows():
             table.add_row(*(cell.replace("\\|", "|") for cell in row))
         console.out().print(table)

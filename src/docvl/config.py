@@ -256,7 +256,15 @@ def _describe(error: dict[str, Any], source: str) -> ConfigError:
         except KeyError:
             known = {}
         close = difflib.get_close_matches(loc[-1], list(known), n=1, cutoff=0.6)
-        hint = f"did you mean '{'.'.join([*parents, close[0]])}'?" if close else None
+        elsewhere = [
+            f"{section}.{loc[-1]}"
+            for section in DocvlConfig.model_fields
+            if section != ".".join(parents) and loc[-1] in _section_fields(DocvlConfig, [section])
+        ]
+        if close:
+            hint = f"did you mean '{'.'.join([*parents, close[0]])}'?"
+        else:  # a key in the wrong section: top-level `deepspeed:` is `train.deepspeed`
+            hint = f"did you mean '{elsewhere[0]}'?" if elsewhere else None
         return ConfigError(f"unknown config key '{dotted}'", source, hint)
     return ConfigError(f"{dotted}: {error['msg']} (got {error.get('input')!r})", source)
 
@@ -315,19 +323,27 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def build_config(data: dict[str, Any], source: str = "<config>") -> DocvlConfig:
-    """Validate a nested dict into a `DocvlConfig`; the first problem becomes a ConfigError."""
+def build_config(data: dict[str, Any], source: str = "<config>", overrides: list[str] | None = None) -> DocvlConfig:
+    """Validate a nested dict into a `DocvlConfig`; the first problem becomes a ConfigError, named after the
+    override that set the key when one did (a typo on the command line is not the YAML file's fault)."""
     try:
         return DocvlConfig.model_validate(data)
     except ValidationError as exc:
-        raise _describe(exc.errors()[0], source) from None
+        error = exc.errors()[0]
+        loc = [str(part) for part in error["loc"]]
+        culprit = next((text for text in reversed(overrides or []) if _is_prefix(parse_override(text)[0], loc)), None)
+        raise _describe(error, f"override '{culprit}'" if culprit else source) from None
+
+
+def _is_prefix(short: list[str], long: list[str]) -> bool:
+    return long[: len(short)] == short
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DocvlConfig:
     """The resolved config: defaults, then the YAML file (if any), then the overrides."""
     data = read_yaml(Path(path)) if path else {}
     data = apply_overrides(data, overrides or [])
-    return build_config(data, str(path) if path else "<overrides>")
+    return build_config(data, str(path) if path else "<overrides>", overrides)
 
 
 def dump_config(config: DocvlConfig) -> str:

@@ -17,6 +17,10 @@ _state: dict[str, Any] = {"quiet": False, "verbose": 0, "results": None}
 def configure(quiet: bool = False, verbose: int = 0) -> None:
     """Called once per command; remembers the real stdout as the results stream (see `results_only`)."""
     _state["quiet"], _state["verbose"], _state["results"] = quiet, verbose, sys.stdout
+    if quiet:  # transformers' and the hub's bars ("Loading weights"), here and in the processes we start
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        if "transformers" in sys.modules:
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 
 def results_stream() -> TextIO:

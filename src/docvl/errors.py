@@ -33,6 +33,10 @@ class UsageError(DocvlError):
     exit_code = 2
 
 
+class WriteError(UsageError):
+    """An output the user named cannot be written (permission, a file in the way, a read-only disk)."""
+
+
 class PdfError(DocvlError):
     """A PDF cannot be used. `check` names the failed check in validate reports."""
 

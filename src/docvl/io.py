@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from docvl.errors import WriteError
+
 
 def _file_mode() -> int:
     """The mode `open()` would give a new file (0666 less the umask); mkstemp alone would give 0600."""
@@ -21,18 +23,44 @@ _FILE_MODE = _file_mode()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename over it: readers see all or nothing."""
+    """Write to a temporary file beside `path`, then rename over it: readers see all or nothing. A failure
+    (permission, full disk, a file where a folder should be) is a `WriteError` naming `path`, not the temp file."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise WriteError(f"cannot write this file ({exc.strerror or exc})", target) from exc
         raise
+
+
+def check_writable(path: str | Path, *, folder: bool = False) -> None:
+    """Fail before the work, not after it, when `path` (a file to write, or with `folder` a folder to write
+    into) cannot be written: its nearest existing folder must take a new file (tried for real: root ignores
+    permission bits, read-only mounts do not)."""
+    target = Path(path)
+    if target.exists() and target.is_dir() != folder:
+        raise WriteError(f"cannot write here: it is {'a file' if folder else 'a folder'}", target)
+    existing = target if folder and target.exists() else target.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise WriteError(f"cannot write here: {existing} is a file, not a folder", target)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise WriteError(f"cannot write here ({exc.strerror or exc} in {existing})", target) from None
+    if target.is_file() and not os.access(target, os.W_OK):
+        raise WriteError("cannot write here (the file is read-only)", target)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -134,15 +134,17 @@ class PdfFile:
         if len(self) != 1:
             raise PdfPageCountError(f"expected 1 page, found {len(self)}", self.path)
 
-    def page_size(self, index: int = 0) -> tuple[float, float]:
-        """(width, height) in points, after checking it is a sane size."""
+    def page_size(self, index: int = 0, *, page_number: int | None = None) -> tuple[float, float]:
+        """(width, height) in points, after checking it is a sane size. Errors name `page_number` when given
+        (the page's number in the document it came from), else index + 1."""
         width, height = self._doc.get_page_size(index)  # from the page tree: the page is not loaded
         longest = max(width, height) / POINTS_PER_INCH
+        number = page_number if page_number is not None else index + 1
         if width <= 0 or height <= 0:
-            raise PdfPageSizeError(f"page {index + 1} has no area ({width:.0f} x {height:.0f} pt)", self.path)
+            raise PdfPageSizeError(f"page {number} has no area ({width:.0f} x {height:.0f} pt)", self.path)
         if longest > self.max_page_inches:
             raise PdfPageSizeError(
-                f"page {index + 1} is {longest:.0f} inches on its longest side (limit {self.max_page_inches:g})",
+                f"page {number} is {longest:.0f} inches on its longest side (limit {self.max_page_inches:g})",
                 self.path,
             )
         return width, height

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -57,10 +58,17 @@ def _docvl(*args: str) -> list[str]:
     return [sys.executable, "-m", "docvl", *args]
 
 
-def _run(name: str, command: list[str], summarize: Callable[[dict[str, Any]], str]) -> StageResult:
-    """Run one stage with `--json`; its JSON result feeds the summary. Exit 1 (work found failures) is kept."""
+def _run(
+    name: str, command: list[str], summarize: Callable[[dict[str, Any]], str], show_stderr: bool = False
+) -> StageResult:
+    """Run one stage with `--json`; its JSON result feeds the summary. Exit 1 (work found failures) is kept.
+    With `show_stderr` the stage's progress (the Trainer's bar) goes on to our stderr as it comes."""
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    env = {**os.environ, "NO_COLOR": "1"}
+    if show_stderr:
+        done = _run_showing_stderr(command, env)
+    else:
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 1):
         tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
@@ -70,6 +78,21 @@ def _run(name: str, command: list[str], summarize: Callable[[dict[str, Any]], st
     except json.JSONDecodeError:
         data = {}
     return StageResult(name, command, seconds, summarize(data), data=data)
+
+
+def _run_showing_stderr(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`subprocess.run` that passes stderr through while keeping its tail (for the one-line failure)."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as stdout:
+        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, env=env)
+        assert process.stderr is not None
+        tail = b""
+        for chunk in iter(lambda: process.stderr.read1(4096), b""):  # type: ignore[union-attr]
+            sys.stderr.write(chunk.decode("utf-8", errors="replace"))
+            sys.stderr.flush()
+            tail = (tail + chunk)[-8192:]
+        process.wait()
+        stdout.seek(0)
+        return subprocess.CompletedProcess(command, process.returncode, stdout.read(), tail.decode(errors="replace"))
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
@@ -87,9 +110,9 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 
 def run_quickstart(
-    workdir: Path, steps: int = 30, progress: Callable[[str], None] = lambda _: None
+    workdir: Path, steps: int = 30, progress: Callable[[str], None] = lambda _: None, show_training: bool = True
 ) -> list[StageResult]:
-    """Run every stage in order and return what each did."""
+    """Run every stage in order and return what each did (`show_training`: the Trainer's progress on stderr)."""
     examples = examples_dir()
     pages, train_dir, converted = workdir / "pages", workdir / "train", workdir / "converted"
     results: list[StageResult] = []
@@ -124,7 +147,8 @@ def run_quickstart(
             f"train.save_steps={steps}",
             f"train.eval_steps={steps}",
         ]
-        trained = _run("train", _docvl("train", str(tiny_config()), *overrides), lambda d: "")
+        command = _docvl("train", str(tiny_config()), *overrides, "--resume", "auto")  # an interrupted run goes on
+        trained = _run("train", command, lambda d: "", show_stderr=show_training)
         trained.summary = f"{steps} steps, {_loss_change(checkpoint)}; checkpoint {checkpoint}"
         results.append(trained)
 
@@ -160,7 +184,7 @@ def run_quickstart(
                 ),
                 lambda d: (
                     f"{d['documents']} documents, {d['pages']} pages ({d['fallback_pages']} from the text "
-                    f"layer, {d['skipped']} reused) into {converted}"
+                    f"layer, {d['skipped']} reused) into {converted}; {_failed_documents(converted)}"
                 ),
             )
         )
@@ -173,6 +197,18 @@ def run_quickstart(
             server.wait()
     results.append(StageResult("stop", [], 0.0, f"server stopped (exit code {server.returncode})"))
     return results
+
+
+def _failed_documents(converted: Path) -> str:
+    """How many of the documents in `converted` failed (this run's and reused ones alike), and why that is
+    expected of the tiny model."""
+    from docvl.io import read_jsonl
+
+    records = read_jsonl(converted / "results.jsonl")
+    failed = sum(1 for record in records if record.get("status") == "failed")
+    if not failed:
+        return f"all {len(records)} documents done"
+    return f"{failed} of {len(records)} documents failed (the tiny model cannot read; see results.jsonl)"
 
 
 def _loss_change(checkpoint: Path) -> str:

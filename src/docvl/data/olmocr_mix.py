@@ -149,7 +149,9 @@ def list_docs(root: Path) -> list[DocRef]:
     parquets = find_parquets(base)
     if not parquets:
         raise UsageError(
-            "no olmOCR-mix label files here (expected {subset}_{split}.parquet or {split}-{name}.parquet)", base
+            "no olmOCR-mix label files here (expected {subset}_{split}.parquet or {split}-{name}.parquet, "
+            "where {split} is train or eval)",
+            base,
         )
     groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for subset, path in parquets:
@@ -343,6 +345,8 @@ def load_doc(ref: DocRef) -> list[SourcePage]:
     rows.sort(key=lambda item: item[1].get("page_number") if isinstance(item[1].get("page_number"), int) else 0)
     pages, seen = [], {}
     for where, row in rows:
+        if row.get("page_number") is None:  # olmOCR's repackage_olmocrmix.py: an id without `-N`, a one-page PDF
+            row["page_number"] = 1
         number = row.get("page_number")
         if not isinstance(number, int) or number < 1:
             error = f"page_number {number!r} is not a page number"

@@ -14,7 +14,6 @@ import os
 import time
 import typing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,10 @@ from typing import Any
 from docvl.config import DocvlConfig, PrepareConfig, save_config
 from docvl.data.pageset import MANIFEST
 from docvl.data.sources import DocRef, SourcePage, doc_id_for
-from docvl.errors import UsageError
+from docvl.errors import PdfError, UsageError
 from docvl.io import JsonlAppender, atomic_write_bytes, atomic_write_text, read_jsonl, sha256_bytes
-from docvl.system import usable_cpus
+from docvl.pdf import PdfFile
+from docvl.system import interrupts_deferred, process_pool, usable_cpus
 
 # In reverse order of preference when two sources hold the same PDF (labelled sources win).
 SOURCE_MODULES = {
@@ -115,12 +115,27 @@ def _write_page(page: SourcePage, out: Path, split: str, page_count: int, link: 
     }
 
 
-def _process_doc(args: tuple[str, DocRef, Path, str, bool]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+def _check_size(page: SourcePage, max_page_inches: float) -> None:
+    """The page-size rule (`data.max_page_inches`, the one validate, training and convert apply), checked where
+    a page enters the set, so the error names the page of the source it came from."""
+    try:
+        with PdfFile(page.pdf if page.pdf is not None else Path(page.pdf_path or ""), name=page.origin,
+                     max_page_inches=max_page_inches) as pdf:  # fmt: skip
+            pdf.page_size(0, page_number=page.page_number)
+    except PdfError as exc:
+        page.error, page.check = exc.message, exc.check
+
+
+def _process_doc(
+    args: tuple[str, DocRef, Path, str, bool, float],
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Worker: load one document and write its good pages. Returns (manifest records, error records)."""
-    module_name, ref, out, split, link = args
+    module_name, ref, out, split, link, max_page_inches = args
     pages = importlib.import_module(module_name).load_doc(ref)
     records, errors = [], []
     for page in pages:
+        if not page.error:
+            _check_size(page, max_page_inches)
         if page.error:
             errors.append({"path": page.origin, "check": page.check or "source", "message": page.error})
             continue
@@ -184,14 +199,15 @@ def prepare(
         if _source_key(ref) in done_keys:
             summary.skipped_docs += 1
             continue
-        todo.append((module_name, ref, out, "eval" if ref.doc_id in eval_ids else "train", link))
+        split = "eval" if ref.doc_id in eval_ids else "train"
+        todo.append((module_name, ref, out, split, link, config.data.max_page_inches))
     if on_total:
         on_total(len(todo))
 
     error_path = out / ERRORS_FILE
     error_path.unlink(missing_ok=True)
 
-    def consume(task: tuple[str, DocRef, Path, str, bool], result: tuple[list, list]) -> None:
+    def consume(task: tuple[str, DocRef, Path, str, bool, float], result: tuple[list, list]) -> None:
         records, errors = result
         key = _source_key(task[1])
         for record in records:
@@ -218,10 +234,12 @@ def prepare(
     with JsonlAppender(manifest_path) as manifest, JsonlAppender(error_path) as error_log:
         if jobs == 1 or len(todo) <= 1:
             for task in todo:
-                consume(task, _process_doc(task))
+                with interrupts_deferred():  # Ctrl-C between documents, not inside pdfium's callbacks
+                    result = _process_doc(task)
+                consume(task, result)
         else:
             chunk = max(1, min(16, len(todo) // (jobs * 4)))
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            with process_pool(jobs) as pool:
                 for task, result in zip(todo, pool.map(_process_doc, todo, chunksize=chunk), strict=True):
                     consume(task, result)
 

@@ -11,7 +11,6 @@ import json
 import shutil
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from docvl.errors import PageFormatError, PdfError
 from docvl.io import atomic_write_text, read_jsonl
 from docvl.page import parse_page
 from docvl.pdf import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PAGE_INCHES, PdfFile
-from docvl.system import usable_cpus
+from docvl.system import process_pool, usable_cpus
 
 CHECKS = (
     "pair_complete",
@@ -64,6 +63,13 @@ class ValidateOptions:
     max_page_inches: float = DEFAULT_MAX_PAGE_INCHES
     tokens_with: DocvlConfig | None = None
 
+    def checks(self) -> tuple[str, ...]:
+        """The checks these options run, in the fixed order (a report lists only those)."""
+        skipped = {"pdf_renders"} if not self.render_longest_side else set()
+        if self.tokens_with is None:
+            skipped.add("token_length")
+        return tuple(check for check in CHECKS if check not in skipped)
+
 
 _token_pipelines: dict[int, Any] = {}  # one training pipeline per worker process and config
 
@@ -98,15 +104,16 @@ class ValidateReport:
     failed_pairs: list[Pair] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
+    checks: tuple[str, ...] = CHECKS
 
     @property
     def failed(self) -> int:
         return len(self.failed_pairs)
 
     def counts(self) -> dict[str, int]:
-        """Failures per check, in the fixed check order (zeros included, so a table shows what ran)."""
+        """Failures per check that ran, in the fixed check order (zeros included, so a table shows what ran)."""
         found = Counter(failure.check for failure in self.failures)
-        return {check: found.get(check, 0) for check in CHECKS}
+        return {check: found.get(check, 0) for check in self.checks}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -180,7 +187,7 @@ def validate_pageset(
     """Check every pair under `root`. `progress(n)` is called as pairs finish (for a progress bar)."""
     options = options or ValidateOptions()
     pairs = find_pairs(root)
-    report = ValidateReport()
+    report = ValidateReport(checks=options.checks())
     started = time.perf_counter()
     jobs = jobs or usable_cpus()
     chunk = max(1, min(32, len(pairs) // (jobs * 4) or 1))
@@ -199,7 +206,7 @@ def validate_pageset(
         for args in chunks:
             consume(args[0], _check_chunk(args))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with process_pool(jobs) as pool:
             for args, results in zip(chunks, pool.map(_check_chunk, chunks), strict=True):
                 consume(args[0], results)
     report.seconds = time.perf_counter() - started

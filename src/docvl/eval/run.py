@@ -281,7 +281,7 @@ def run_eval(
             config = target_config(checkpoint, options, report)
             resolved = resolve_checkpoint(str(checkpoint)) if checkpoint else None
             work_dir = work_root / f"{number:02d}-{Path(name).name or 'server'}"
-            run = evaluate_checkpoint(name, resolved, config, options, work_dir, report, progress)
+            run = evaluate_checkpoint(name, resolved, config, options, work_dir, problem, progress)
             for line in (run.get("bench") or {}).get("problems", []):
                 if line not in problems:  # the same bench, scored for each checkpoint
                     problem(line)

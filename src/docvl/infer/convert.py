@@ -34,7 +34,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from docvl.judge import Outcome, Reason, judge
 from docvl.page import Page
 from docvl.rendering import RenderSettings
 from docvl.results import DocResult, DocStatus, PageResult, results_name, write_document
-from docvl.system import usable_cpus
+from docvl.system import process_pool, usable_cpus
 
 RENDER_CHUNK = 8
 CLAIM_POLL_S = 0.5  # how often a worker whose own work is done looks at documents other workers hold
@@ -442,9 +442,7 @@ class Converter:
         start = time.perf_counter()
         self.ledger = Ledger(self.out)
         pending = deque(docs)
-        from multiprocessing import get_context
-
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"))
+        self.pool = process_pool(self.workers, "forkserver")
         try:
             while True:
                 self._fill(pending)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,18 +102,51 @@ FAMILIES: dict[str, ModelFamily] = {
 }
 
 
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+HUB_CONNECT_TIMEOUT_S = 3.0
+
+
+def _looks_like_path(name: str) -> bool:
+    """A name is a local path unless it has the shape of a hub id (`owner/name`) and its first part is not a
+    folder here: `runs/final` with a `runs/` folder is a path (a typo in it must not become a hub download)."""
+    if name.startswith((".", "/", "~")) or not _HUB_ID.match(name):
+        return True
+    return Path(name).exists() or Path(name.split("/", 1)[0]).is_dir()
+
+
 def resolve_checkpoint(name_or_path: str) -> Path | str:
     """A local checkpoint folder (tiny models built on demand) or a hub id, checked to have a config.json."""
     if name_or_path.startswith(TINY_PREFIX):
         return resolve_tiny(name_or_path)
     path = Path(name_or_path).expanduser()
-    if path.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1:
+    if _looks_like_path(name_or_path):
+        if not path.exists():
+            raise ConfigError(f"no checkpoint at {name_or_path} (no such folder)")
         if not path.is_dir():
-            raise ConfigError("model path does not exist or is not a folder", path, "model.name_or_path")
+            raise ConfigError("a checkpoint is a folder, not a file", path)
         if not (path / "config.json").is_file():
             raise ConfigError("model folder has no config.json (not a Hugging Face checkpoint)", path)
         return path
     return name_or_path
+
+
+def _hub_reachable() -> bool:
+    """Whether the Hugging Face hub answers a TCP connect within a few seconds (never when offline), so that an
+    unreachable hub is one line at once instead of minutes of download retries."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = urlsplit(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname, port), timeout=HUB_CONNECT_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
 
 
 def read_model_config(checkpoint: Path | str) -> dict[str, Any]:
@@ -120,14 +154,24 @@ def read_model_config(checkpoint: Path | str) -> dict[str, Any]:
     if isinstance(checkpoint, Path):
         file = checkpoint / "config.json"
     else:
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
-        try:
-            file = Path(hf_hub_download(checkpoint, "config.json"))
-        except Exception as exc:  # offline, unknown repo, no access: all end the same way for the user
-            raise ConfigError(
-                f"not a local folder, and config.json of hub id '{checkpoint}' cannot be fetched ({type(exc).__name__})"
-            ) from None
+        cached = try_to_load_from_cache(checkpoint, "config.json")
+        if not _hub_reachable():
+            if not isinstance(cached, str):
+                raise ConfigError(
+                    f"no checkpoint folder '{checkpoint}' here, and the Hugging Face hub (where it would be a model "
+                    "id) cannot be reached and has not cached it"
+                )
+            file = Path(cached)
+        else:
+            try:
+                file = Path(hf_hub_download(checkpoint, "config.json"))
+            except Exception as exc:  # unknown repo, no access: all end the same way for the user
+                raise ConfigError(
+                    f"not a local folder, and config.json of hub id '{checkpoint}' cannot be fetched "
+                    f"({type(exc).__name__})"
+                ) from None
     try:
         return json.loads(file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

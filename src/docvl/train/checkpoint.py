@@ -7,41 +7,72 @@ full weights (LoRA merged) that `from_pretrained` and vLLM load with nothing els
 
 from __future__ import annotations
 
+import logging
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
-from transformers import TrainerCallback
-
 from docvl.config import DocvlConfig, save_config
 from docvl.errors import UsageError
+from docvl.io import check_writable
 
 FINAL_DIR = "final"
+TRAINER_STATE = "trainer_state.json"  # the Trainer writes it last: a checkpoint without it is incomplete
+_CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
+
+log = logging.getLogger(__name__)
 
 
-class SaveDocvlConfig(TrainerCallback):
-    """Writes the resolved docvl config into every checkpoint folder the Trainer saves."""
-
-    def __init__(self, config: DocvlConfig):
-        self.config = config
-
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if state.is_world_process_zero:
-            save_config(self.config, Path(args.output_dir) / f"checkpoint-{state.global_step}")
+def checkpoints_in(output_dir: str | Path) -> list[Path]:
+    """The `checkpoint-N` folders of a run, oldest (lowest N) first."""
+    out = Path(output_dir)
+    if not out.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in out.iterdir() if (m := _CHECKPOINT_NAME.match(p.name)) and p.is_dir()]
+    return [path for _, path in sorted(found)]
 
 
 def resolve_resume(resume: str | None, output_dir: str | Path) -> str | None:
-    """`auto` -> the latest checkpoint in output_dir (None: start fresh); a path must be a checkpoint."""
-    from transformers.trainer_utils import get_last_checkpoint
-
+    """`auto` -> the newest complete checkpoint in output_dir (None: start fresh), saying which incomplete ones
+    it passed over; a path must be a complete checkpoint."""
     if resume is None:
         return None
     if resume == "auto":
-        out = Path(output_dir)
-        return get_last_checkpoint(str(out)) if out.is_dir() else None
+        found = checkpoints_in(output_dir)
+        complete = [path for path in found if (path / TRAINER_STATE).is_file()]
+        newest = complete[-1] if complete else None
+        passed = [path.name for path in found[found.index(newest) + 1 :]] if newest else [p.name for p in found]
+        if passed:
+            log.warning(
+                "resume: passed over incomplete %s in %s (no %s); %s",
+                ", ".join(passed),
+                output_dir,
+                TRAINER_STATE,
+                f"resuming from {newest.name}" if newest else "starting fresh",
+            )
+        return str(newest) if newest else None
     path = Path(resume)
-    if not (path / "trainer_state.json").is_file():
-        raise UsageError("not a checkpoint to resume (no trainer_state.json)", path, "--resume auto|PATH")
+    if not (path / TRAINER_STATE).is_file():
+        raise UsageError(f"not a checkpoint to resume (no {TRAINER_STATE})", path, "--resume auto|PATH")
     return str(path)
+
+
+def check_output_dir(output_dir: str | Path, resume: str | None, overwrite: bool) -> None:
+    """Refuse an output folder that cannot be written, and one holding an earlier run unless the user resumes it
+    or said --overwrite (which removes its checkpoints, so a later `--resume auto` cannot pick a stale one)."""
+    out = Path(output_dir)
+    check_writable(out, folder=True)
+    earlier = [*checkpoints_in(out), *([out / FINAL_DIR] if (out / FINAL_DIR).is_dir() else [])]
+    if not earlier or resume is not None:
+        return
+    if not overwrite:
+        names = ", ".join(path.name for path in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
+        raise UsageError(
+            f"already holds a training run ({names})", out, "--resume auto continues it, --overwrite starts again"
+        )
+    for path in earlier:
+        shutil.rmtree(path)
 
 
 def export_final(trainer: Any, processor: Any, config: DocvlConfig) -> Path:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docvl.config import DocvlConfig, load_config
+from docvl.config import DocvlConfig, load_config, save_config
 from docvl.data.dataset import PageDataset, PageSet, build_datasets, mix
 from docvl.data.pipeline import DEFAULT_PIPELINE, SamplePipeline, check_pipeline
 from docvl.models import registry
+from docvl.system import name_cpu_accelerator
 from docvl.train.deepspeed import load_deepspeed_config
 from docvl.train.launcher import Launch, check_launch, inside_launcher, relaunch
 
@@ -38,6 +40,7 @@ class TrainResult:
     losses: list[tuple[int, float]] = field(default_factory=list)
     eval_metrics: dict[str, float] = field(default_factory=dict)
     skipped_samples: int = 0
+    train_loss: float | None = None  # the mean over the run (when no step logged a loss: logging_steps > steps)
     rejected: dict[str, int] = field(default_factory=dict)
     broken_pairs: list[tuple[str, str]] = field(default_factory=list)
     exit_code: int = 0
@@ -55,11 +58,13 @@ class _Plan:
     resume: str | None
 
 
-def plan(config: DocvlConfig, launch: Launch, resume: str | None) -> _Plan:
+def plan(config: DocvlConfig, launch: Launch, resume: str | None, overwrite: bool = False) -> _Plan:
     """All input validation, with typed errors; touches no model weights."""
-    from docvl.train.checkpoint import resolve_resume
+    from docvl.train.checkpoint import check_output_dir, resolve_resume
 
     check_launch(launch, config)
+    if not inside_launcher():  # the launching process checked (and with --overwrite cleared) it already
+        check_output_dir(config.train.output_dir, resume, overwrite)
     check_pipeline(tuple(config.data.pipeline or DEFAULT_PIPELINE))
     deepspeed = load_deepspeed_config(config.train.deepspeed)
     train_sets, eval_sets = build_datasets(config)
@@ -73,6 +78,8 @@ def training_arguments(config: DocvlConfig, deepspeed: dict[str, Any] | None, ha
     from transformers import TrainingArguments
 
     values = config.train.model_dump(exclude=_NOT_TRAINING_ARGS)
+    # transformers 5.23 renamed gradient_checkpointing (a FutureWarning on every run under the old name).
+    values["activation_checkpointing"] = values.pop("gradient_checkpointing")
     # transformers 5 folded warmup_ratio into warmup_steps: a float below 1 is a ratio (1.0 would mean 1 step).
     values["warmup_steps"] = min(config.train.warmup_ratio, 0.9999)
     if not has_eval:
@@ -82,7 +89,7 @@ def training_arguments(config: DocvlConfig, deepspeed: dict[str, Any] | None, ha
         deepspeed=deepspeed,
         remove_unused_columns=False,  # pipeline outputs are model inputs already
         label_names=["labels"],
-        gradient_checkpointing_kwargs={"use_reentrant": False} if config.train.gradient_checkpointing else None,
+        activation_checkpointing_kwargs={"use_reentrant": False} if config.train.gradient_checkpointing else None,
     )
 
 
@@ -105,20 +112,25 @@ def train(
     node_rank: int = 0,
     master_addr: str = "127.0.0.1",
     resume: str | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
-    """Train `config` (in this process, or under torchrun for --gpus N > 1 / --nnodes > 1)."""
+    """Train `config` (in this process, or under torchrun for --gpus N > 1 / --nnodes > 1). An output_dir
+    that holds an earlier run needs `resume` (continue it) or `overwrite` (remove its checkpoints first)."""
     launch = Launch(gpus=gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr)
-    checked = plan(config, launch, resume)
+    checked = plan(config, launch, resume, overwrite)
+    name_cpu_accelerator()
     if launch.distributed and not inside_launcher():
         return TrainResult(Path(config.train.output_dir), exit_code=relaunch(launch, config, resume))
     return _train_in_process(config, checked)
 
 
 def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
-    from docvl.train.checkpoint import SaveDocvlConfig, export_final
+    # peft still asks for the old name; nothing a user can change (transformers 5.23 renamed it).
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+    from docvl.train.checkpoint import export_final
     from docvl.train.collator import PageCollator
     from docvl.train.generation_eval import add_generation_eval
-    from docvl.train.trainer import DocvlTrainer
+    from docvl.train.trainer import DocvlTrainer, skipped_in
 
     args = training_arguments(config, checked.deepspeed, bool(checked.eval_sets))
     processor = registry.load_processor(checked.checkpoint, config.model)
@@ -144,24 +156,36 @@ def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
         eval_dataset=eval_data or None,
         data_collator=PageCollator(processor.tokenizer.pad_token_id),
         processing_class=processor,
-        callbacks=[SaveDocvlConfig(config)],
+        on_checkpoint=lambda folder: save_config(config, folder),
         train_lengths=train_data.length_estimates(checked.family, config) if config.data.group_by_length else None,
     )
     add_generation_eval(trainer, config, processor, checked.eval_sets)
-    trainer.train(resume_from_checkpoint=checked.resume)
-    metrics = trainer.evaluate() if eval_data else {}
-    final = export_final(trainer, processor, config)
+    output = trainer.train(resume_from_checkpoint=checked.resume)
     history = trainer.state.log_history
+    metrics = _final_eval(trainer, history) if eval_data else {}
+    final = export_final(trainer, processor, config)
     return TrainResult(
         output_dir=Path(args.output_dir),
         final_dir=final,
         global_step=trainer.state.global_step,
         losses=[(entry["step"], entry["loss"]) for entry in history if "loss" in entry],
         eval_metrics=metrics,
-        skipped_samples=next((e["skipped_samples"] for e in reversed(history) if "skipped_samples" in e), 0),
+        skipped_samples=skipped_in(history),
+        train_loss=output.training_loss,
         rejected=dict(pipeline.rejected),
         broken_pairs=broken,
     )
+
+
+def _final_eval(trainer: Any, history: list[dict[str, Any]]) -> dict[str, float]:
+    """The eval metrics at the last step: those the Trainer logged there already (eval_steps dividing the step
+    count), else a fresh evaluation, so the last eval never runs twice."""
+    step = trainer.state.global_step
+    logged: dict[str, float] = {}
+    for entry in history:
+        if entry.get("step") == step and any(key.startswith("eval_") and key.endswith("_loss") for key in entry):
+            logged.update({key: value for key, value in entry.items() if key.startswith("eval_")})
+    return logged or trainer.evaluate()
 
 
 def main(argv: list[str] | None = None) -> int:

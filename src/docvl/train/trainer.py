@@ -6,6 +6,9 @@ accumulation hands it a list that may hold None next to real batches: the real o
 scale), `_track_num_input_tokens`, `training_step` and `prediction_step`. Skipped samples are counted and
 logged as `skipped_samples` / `eval_skipped_samples`, summed over processes.
 
+A checkpoint is complete or absent: it is written into `output_dir/.saving/`, completed by `on_checkpoint`
+(docvl.yaml), then renamed into place, so an interrupted save never leaves a `checkpoint-N` to resume from.
+
 Under DeepSpeed or DDP an empty step still runs a backward of zero (through the last real batch, or the
 parameters): every process must join the gradient collectives, and DeepSpeed steps its optimizer inside
 `backward`. In a single process an empty step does nothing, so an all-empty accumulation step leaves the
@@ -14,6 +17,10 @@ weights exactly as they were.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +28,37 @@ import torch
 from accelerate.utils import DistributedType
 from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import rotate_checkpoints
 
 from docvl.train.collator import SKIPPED_KEY
 
+STAGING_DIR = ".saving"
+
+
+def skipped_in(log_history: list[dict[str, Any]]) -> int:
+    """The training samples skipped so far, as last logged."""
+    return next((entry["skipped_samples"] for entry in reversed(log_history) if "skipped_samples" in entry), 0)
+
 
 class DocvlTrainer(Trainer):
-    """Trainer with None-batch handling, skipped-sample counts and optional length-grouped sampling."""
+    """Trainer with None-batch handling, skipped-sample counts, optional length-grouped sampling and
+    complete-or-absent checkpoints."""
 
     _real_micro_batches: int | None = None
     _accumulation_steps: int = 1
 
-    def __init__(self, *args: Any, train_lengths: list[int] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        train_lengths: list[int] | None = None,
+        on_checkpoint: Callable[[Path], None] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.train_lengths = train_lengths
+        self.on_checkpoint = on_checkpoint
         self.skipped = {"train": 0, "eval": 0}
+        self._skipped_before: int | None = None  # what a resumed run had skipped already (from its log history)
         self._last_batch: dict[str, Any] | None = None
 
     # --- resume ---------------------------------------------------------------------------------------------
@@ -52,6 +76,38 @@ class DocvlTrainer(Trainer):
         loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=dtype)
         target.load_state_dict(loaded.state_dict(), strict=True)
         return None
+
+    # --- saving -------------------------------------------------------------------------------------------
+    def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
+        run_dir = Path(self._get_output_dir(trial=trial))
+        name = f"checkpoint-{self.state.global_step}"
+        staging, target = run_dir / STAGING_DIR, run_dir / name
+        if self.args.should_save and (staging / name).exists():  # left by an earlier interrupted save
+            shutil.rmtree(staging / name)
+        self.accelerator.wait_for_everyone()
+        self._get_output_dir = lambda trial=None: str(staging)  # type: ignore[method-assign]
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            del self._get_output_dir
+        self.accelerator.wait_for_everyone()  # every rank's shards are written
+        if self.args.should_save:
+            if self.on_checkpoint is not None:
+                self.on_checkpoint(staging / name)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging / name, target)
+            with contextlib.suppress(OSError):  # leave no empty folder behind
+                staging.rmdir()
+            if self.state.best_model_checkpoint == str(staging / name):
+                self.state.best_model_checkpoint = str(target)
+            rotate_checkpoints(
+                output_dir=str(run_dir),
+                save_total_limit=self.args.save_total_limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=True,
+            )
+        self.accelerator.wait_for_everyone()
 
     # --- sampling -----------------------------------------------------------------------------------------
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
@@ -139,7 +195,9 @@ class DocvlTrainer(Trainer):
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs or "train_runtime" in logs:
-            logs["skipped_samples"] = self._summed(self.skipped["train"])
+            if self._skipped_before is None:
+                self._skipped_before = skipped_in(self.state.log_history)
+            logs["skipped_samples"] = self._skipped_before + self._summed(self.skipped["train"])
         elif any(key.endswith("_loss") and key.startswith("eval") for key in logs):
             logs["eval_skipped_samples"] = self._summed(self.skipped["eval"])  # per eval set: reset after
             self.skipped["eval"] = 0
