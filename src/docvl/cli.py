@@ -197,10 +197,12 @@ def validate(
     from docvl.data.pageset import find_pairs
     from docvl.data.validate import ValidateOptions, validate_pageset
     from docvl.data.validate import quarantine as move_failures
+    from docvl.render_guard import RenderLimits
 
     options = ValidateOptions(
         render_longest_side=cfg.data.target_longest_image_dim if render else None,
         max_page_inches=cfg.data.max_page_inches,
+        render_limits=RenderLimits.from_config(cfg.data),
         tokens_with=cfg if tokens else None,
     )
     with console.progress_bar("validate", len(find_pairs(pageset))) as (advance, _):

@@ -156,17 +156,21 @@ class TextRules(Step):
 
 
 class Render(Step):
-    """Render the page so its longest side is `data.target_longest_image_dim`, as inference will."""
+    """Render the page so its longest side is `data.target_longest_image_dim`, as inference will, within
+    `data.render_memory_mb` and `data.render_timeout_s` (docvl.render_guard)."""
 
     name = "render"
     provides = ("image",)
 
     def __call__(self, sample: Sample) -> Sample | None:
-        from docvl.pdf import PdfFile
+        from docvl import render_guard
 
+        data = self.config.data
+        limits = render_guard.RenderLimits.from_config(data)
         try:
-            with PdfFile(sample.pdf, max_page_inches=self.config.data.max_page_inches) as pdf:
-                sample.image = pdf.render(0, self.config.data.target_longest_image_dim)
+            sample.image = render_guard.render(
+                sample.pdf, 0, data.target_longest_image_dim, limits, data.max_page_inches
+            )
         except DocvlError as exc:
             log.debug("%s", exc)
             return None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from docvl import render_guard
 from docvl.config import DocvlConfig
 from docvl.data.pageset import MANIFEST, Pair, find_pairs
 from docvl.data.text_rules import check_text_rules
@@ -23,6 +24,7 @@ from docvl.errors import PageFormatError, PdfError
 from docvl.io import atomic_write_text, read_jsonl
 from docvl.page import parse_page
 from docvl.pdf import PdfFile
+from docvl.render_guard import RenderLimits
 from docvl.system import usable_cpus
 
 CHECKS = (
@@ -58,10 +60,12 @@ class Failure:
 @dataclass(frozen=True)
 class ValidateOptions:
     """What to check beyond the always-on checks. `tokens_with`: count tokens as training would, with this
-    config's model processor, image size and prompt, and fail pairs longer than its `data.max_length`."""
+    config's model processor, image size and prompt, and fail pairs longer than its `data.max_length`.
+    `render_limits`: memory and time one page may take to render (a deflate bomb fails `pdf_renders`)."""
 
     render_longest_side: int | None = 1288
     max_page_inches: float = 120.0
+    render_limits: RenderLimits = RenderLimits()
     tokens_with: DocvlConfig | None = None
 
 
@@ -128,9 +132,9 @@ def _check_pdf(path: Path, options: ValidateOptions) -> list[Failure]:
                 failures.append(Failure(str(path), "pdf_not_encrypted", "PDF is encrypted"))
             pdf.require_single_page()
             pdf.page_size(0)
-            if options.render_longest_side:
-                pdf.render(0, options.render_longest_side)
-            return failures
+        if options.render_longest_side:
+            render_guard.render(path, 0, options.render_longest_side, options.render_limits, options.max_page_inches)
+        return failures
     except PdfError as exc:
         return [Failure(str(path), exc.check, exc.message)]
 

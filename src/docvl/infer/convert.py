@@ -39,12 +39,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from docvl import render_guard
 from docvl.config import DocvlConfig
 from docvl.errors import PageFormatError, PdfEmptyError, PdfError, UsageError
 from docvl.infer.engines import Engine, EngineUnavailableError, PageRequest, Reply
 from docvl.io import atomic_write_text, read_jsonl, sha256_file
 from docvl.page import Page, parse_page
 from docvl.prompts import build_prompt
+from docvl.render_guard import RenderLimits
 from docvl.system import usable_cpus
 
 PDF_SUFFIXES = {".pdf"}
@@ -159,6 +161,7 @@ class RenderSettings:
     longest_side: int
     image_format: str
     max_page_inches: float
+    limits: RenderLimits = RenderLimits()
 
 
 @dataclass
@@ -211,10 +214,15 @@ def render_pages(
             indices = parse_page_spec(spec, len(pdf)) if spec else list(range(len(pdf)))
         pages = []
         for index in indices[:limit]:
-            text = pdf.text(index)
-            try:
-                image = rotate_image(pdf.render(index, settings.longest_side), rotation)
-                pages.append(RenderedPage(index, to_data_url(image, settings.image_format), text))
+            text = ""
+            try:  # text and image both parse the page's content streams: both under the render limits
+                text = render_guard.text(doc.path, index, settings.limits, settings.max_page_inches)
+                image = render_guard.render(
+                    doc.path, index, settings.longest_side, settings.limits, settings.max_page_inches
+                )
+                pages.append(
+                    RenderedPage(index, to_data_url(rotate_image(image, rotation), settings.image_format), text)
+                )
             except PdfError as exc:
                 pages.append(RenderedPage(index, None, text, exc.message))
         return indices, pages
@@ -388,7 +396,10 @@ class Converter:
         self.on_page = on_page or (lambda pages, fallbacks: None)
         self.prompt = build_prompt(config.prompt)
         self.settings = RenderSettings(
-            config.data.target_longest_image_dim, self.opts.image_format, config.data.max_page_inches
+            config.data.target_longest_image_dim,
+            self.opts.image_format,
+            config.data.max_page_inches,
+            RenderLimits.from_config(config.data),
         )
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.events: queue.Queue[tuple[str, Any, Future[Any]]] = queue.Queue()
