@@ -33,6 +33,12 @@ class UsageError(DocvlError):
     exit_code = 2
 
 
+class OutsidePathError(DocvlError):
+    """A path read from a file (manifest, results, dataset row) leaves the folder it must stay in."""
+
+    check = "path_outside"
+
+
 class PdfError(DocvlError):
     """A PDF cannot be used. `check` names the failed check in validate reports."""
 

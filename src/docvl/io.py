@@ -1,4 +1,5 @@
-"""Small file helpers every stage shares: atomic writes (a crash never leaves half a file) and hashing."""
+"""Small file helpers every stage shares: atomic writes (a crash never leaves half a file), hashing, and keeping
+paths read from files (manifests, results, dataset rows) inside the folder they belong to."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from docvl.errors import OutsidePathError
 
 
 def _file_mode() -> int:
@@ -93,3 +96,25 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def inside(root: str | Path, relative: str | Path) -> Path:
+    """`root / relative`, normalised, when it stays inside `root`; else OutsidePathError.
+
+    Every path a file names (a manifest's `pdf`, a results record's `markdown`, a dataset row's tarball) goes
+    through here before anything is read, moved or written: an absolute path, `..` climbing out, or a folder
+    on the way that is a symlink leading out are refused. The last component may itself be a symlink
+    (`prepare --link` writes them, hub snapshots are made of them): it is the set's own entry.
+    """
+    text = os.fspath(relative)
+    if not text or "\x00" in text:
+        raise OutsidePathError(f"{text!r} is not a file name")
+    if os.path.isabs(text):
+        raise OutsidePathError(f"{text!r} is an absolute path (must be relative to {root})")
+    normal = os.path.normpath(text)
+    if normal in (".", "..") or normal.startswith(".." + os.sep):
+        raise OutsidePathError(f"{text!r} leads outside {root}")
+    target = Path(root) / normal
+    if not target.parent.resolve().is_relative_to(Path(root).resolve()):
+        raise OutsidePathError(f"{text!r} leads outside {root} through a symlinked folder")
+    return target

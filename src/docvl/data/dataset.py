@@ -37,10 +37,12 @@ def load_pageset(spec: DatasetSpec, split: str) -> PageSet:
         raise UsageError(f"dataset '{spec.name}' does not exist", path, "check data.train / data.eval paths")
     pairs = find_pairs(path)
     if any(pair.split for pair in pairs):
-        pairs = [pair for pair in pairs if pair.split == split]
+        pairs = [pair for pair in pairs if pair.split == split or pair.error]
     good, broken = [], []
     for pair in pairs:
-        if pair.pdf is None or not pair.pdf.is_file():
+        if pair.error:
+            broken.append((pair.name, pair.error))
+        elif pair.pdf is None or not pair.pdf.is_file():
             broken.append((pair.name, "PDF missing"))
         elif pair.md is None or not pair.md.is_file():
             broken.append((pair.name, "Markdown missing"))

@@ -52,13 +52,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docvl.data.sources import DocRef, SourcePage
-from docvl.errors import PageFormatError, PdfError, UsageError
-from docvl.page import VALID_ROTATIONS, FrontMatter, Page, parse_page, serialize_page
+from docvl.errors import OutsidePathError, PageFormatError, PdfError, UsageError
+from docvl.io import inside
+from docvl.page import markdown_from_labels
 from docvl.pdf import PdfFile
 
 KIND = "olmocr-mix"
 LABEL_COLUMNS = ("primary_language", "is_rotation_valid", "rotation_correction", "is_table", "is_diagram")
-FLAG_FIELDS = ("is_rotation_valid", "is_table", "is_diagram")
 SUBSETS_0225 = {"s2pdf": "00_documents", "iabooks": "01_books"}
 
 _PARQUET_1025 = re.compile(r"(?P<subset>.+)_(?P<split>train|eval)\.parquet")
@@ -202,29 +202,6 @@ def _labels(row: dict[str, Any]) -> dict[str, Any]:
     return labels
 
 
-def build_markdown(labels: dict[str, Any]) -> str:
-    """The canonical page text from label values, or PageFormatError naming the first bad value."""
-    language = labels.get("primary_language")
-    if language is not None and not isinstance(language, str):
-        raise PageFormatError(f"front matter: 'primary_language' must be a language code or null (got {language!r})")
-    flags = {}
-    for name in FLAG_FIELDS:
-        value = labels.get(name)
-        if not isinstance(value, bool):
-            raise PageFormatError(f"front matter: '{name}' must be True or False (got {value!r})")
-        flags[name] = value
-    rotation = labels.get("rotation_correction")
-    if not isinstance(rotation, int) or isinstance(rotation, bool) or rotation not in VALID_ROTATIONS:
-        raise PageFormatError(f"front matter: 'rotation_correction' must be one of 0, 90, 180, 270 (got {rotation!r})")
-    text = labels.get("natural_text")
-    if text is not None and not isinstance(text, str):
-        raise PageFormatError(f"natural_text must be text or null (got {type(text).__name__})")
-    front = FrontMatter(primary_language=(language or "").strip() or None, rotation_correction=rotation, **flags)
-    markdown = serialize_page(Page(front, text if text and text.strip() else ""))
-    parse_page(markdown, strict=True)  # a language value with a newline or colon would not read back
-    return markdown
-
-
 @dataclass(frozen=True)
 class _Tarball:
     """A plain tar on disk and where each member's bytes are in it."""
@@ -299,7 +276,11 @@ def _find_pdf(root: Path, cache: Path, row: dict[str, Any]) -> tuple[str, bytes]
         match = _RELPATH.fullmatch(relpath)
         if not match:
             raise _NoPdf(f"pdf_relpath {relpath!r} is not '<tarball>:<member>'")
-        tarball, member = root / match["tarball"], match["member"].removeprefix("./")
+        try:
+            tarball = inside(root, match["tarball"])
+        except OutsidePathError as exc:
+            raise OutsidePathError(f"pdf_relpath tarball {exc.message}") from None
+        member = match["member"].removeprefix("./")
         where = f"{tarball}:{member}"
         index = _tarball(tarball, cache)
         if member not in index.members:
@@ -319,7 +300,7 @@ def _find_pdf(root: Path, cache: Path, row: dict[str, Any]) -> tuple[str, bytes]
 def _load_page(ref: DocRef, root: Path, cache: Path, where: str, row: dict[str, Any]) -> SourcePage:
     page = SourcePage(ref.doc_id, row.get("page_number"), where)
     try:
-        page.markdown = build_markdown(_labels(row))
+        page.markdown = markdown_from_labels(_labels(row))
         page.origin, data = _find_pdf(root, cache, row)
         with PdfFile(data, name=page.origin) as pdf:
             pdf.require_single_page()
@@ -327,7 +308,7 @@ def _load_page(ref: DocRef, root: Path, cache: Path, where: str, row: dict[str, 
         page.markdown, page.error, page.check = None, exc.message, exc.check
     except _NoPdf as exc:
         page.markdown, page.error, page.check = None, str(exc), "source_missing_pdf"
-    except PdfError as exc:
+    except (PdfError, OutsidePathError) as exc:
         page.markdown, page.error, page.check = None, exc.message, exc.check
     else:
         page.pdf = data

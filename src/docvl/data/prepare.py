@@ -94,14 +94,18 @@ def _write_page(page: SourcePage, out: Path, split: str, page_count: int, link: 
     page_id = _page_id(page, page_count)
     pdf_rel, md_rel = f"{split}/{page_id}.pdf", f"{split}/{page_id}.md"
     pdf_target = out / pdf_rel
-    if page.pdf_path and link:
-        pdf_target.parent.mkdir(parents=True, exist_ok=True)
-        pdf_target.unlink(missing_ok=True)
-        os.symlink(os.path.abspath(page.pdf_path), pdf_target)
-    else:
-        atomic_write_bytes(pdf_target, page.pdf if page.pdf is not None else Path(page.pdf_path).read_bytes())
-    if page.markdown is not None:
-        atomic_write_text(out / md_rel, page.markdown)
+    try:
+        if page.pdf_path and link:
+            pdf_target.parent.mkdir(parents=True, exist_ok=True)
+            pdf_target.unlink(missing_ok=True)
+            os.symlink(os.path.abspath(page.pdf_path), pdf_target)
+        else:
+            atomic_write_bytes(pdf_target, page.pdf if page.pdf is not None else Path(page.pdf_path).read_bytes())
+        if page.markdown is not None:
+            atomic_write_text(out / md_rel, page.markdown)
+    except BaseException:
+        pdf_target.unlink(missing_ok=True)  # half a pair is no pair: the manifest will not name it
+        raise
     return {
         "id": page_id,
         "doc_id": page.doc_id,
@@ -115,9 +119,18 @@ def _write_page(page: SourcePage, out: Path, split: str, page_count: int, link: 
 
 
 def _process_doc(args: tuple[str, DocRef, Path, str, bool]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Worker: load one document and write its good pages. Returns (manifest records, error records)."""
+    """Worker: load one document and write its good pages. Returns (manifest records, error records).
+
+    Nothing a source row holds ends the run: a document that cannot be loaded is one error record, a page that
+    cannot be written one more, and a page is in the records exactly when both its files were written.
+    """
     module_name, ref, out, split, link = args
-    pages = importlib.import_module(module_name).load_doc(ref)
+    try:
+        pages = importlib.import_module(module_name).load_doc(ref)
+    except Exception as exc:  # a row no source check foresaw is still that document's error, never the run's
+        return [], [
+            {"path": ref.origin, "check": "source", "message": f"cannot be loaded ({type(exc).__name__}: {exc})"}
+        ]
     records, errors = [], []
     for page in pages:
         if page.error:
@@ -125,7 +138,10 @@ def _process_doc(args: tuple[str, DocRef, Path, str, bool]) -> tuple[list[dict[s
             continue
         if page.source_sha256 is None:
             page.source_sha256 = sha256_bytes(page.pdf or b"")
-        records.append(_write_page(page, out, split, len(pages), link))
+        try:
+            records.append(_write_page(page, out, split, len(pages), link))
+        except (OSError, ValueError) as exc:
+            errors.append({"path": page.origin, "check": "write", "message": f"cannot write the pair ({exc})"})
     return records, errors
 
 
@@ -134,7 +150,7 @@ def _source_key(ref: DocRef) -> str:
     try:
         stat = Path(ref.origin).stat()
         return f"{ref.kind}:{ref.doc_id}:{stat.st_size}:{stat.st_mtime_ns}"
-    except OSError:
+    except (OSError, ValueError):  # not a file (a URL, a hub row), or a name no file can have (a NUL byte)
         return f"{ref.kind}:{ref.doc_id}:{sorted(ref.extra.items())}"
 
 
