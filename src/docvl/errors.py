@@ -33,6 +33,10 @@ class UsageError(DocvlError):
     exit_code = 2
 
 
+class DataError(DocvlError):
+    """The data cannot be used for the work asked (every training sample rejected): exit 1, before any work."""
+
+
 class OutsidePathError(DocvlError):
     """A path read from a file (manifest, results, dataset row) leaves the folder it must stay in."""
 
