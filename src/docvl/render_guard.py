@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
     from docvl.config import DataConfig
 
+_START_TIMEOUT_S = 120
+
 
 @dataclass(frozen=True)
 class RenderLimits:
@@ -62,6 +64,16 @@ def render(
     return Image.frombytes(mode, size, pixels)
 
 
+def check_renders(
+    source: str | Path, index: int, longest_side: int, limits: RenderLimits, max_page_inches: float
+) -> None:
+    """`render` for a verdict only (validate): the image stays in the helper, nothing is copied back."""
+    if limits.off:
+        render(source, index, longest_side, limits, max_page_inches)
+    else:
+        _helper(limits).ask(("check", str(source), index, longest_side, max_page_inches), index)
+
+
 def text(source: str | Path, index: int, limits: RenderLimits, max_page_inches: float) -> str:
     """The text layer of page `index` (see `PdfFile.text`): reading it parses the same content streams."""
     from docvl.pdf import PdfFile
@@ -91,6 +103,14 @@ class _Helper:
         self.replies = Connection(os.dup(self.process.stdout.fileno()), writable=False)
         self.process.stdin.close()
         self.process.stdout.close()
+        # Starting Python and PDFium is not the page's time: wait for the helper to be ready before any timeout runs.
+        try:
+            ready = self.replies.poll(_START_TIMEOUT_S) and self.replies.recv() == ("ready",)
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.stop()
+            raise PdfRenderError(f"the render helper did not start within {_START_TIMEOUT_S} s")
 
     def ask(self, request: tuple[Any, ...], index: int) -> Any:
         """Send one request and wait for its answer; a helper over a limit is stopped and the page fails."""
@@ -179,7 +199,7 @@ def _answer(request: tuple[Any, ...], open_doc: dict[str, Any]) -> tuple[Any, ..
     if kind == "text":
         return ("ok", pdf.text(index))
     image = pdf.render(index, longest_side)
-    return ("ok", (image.mode, image.size, image.tobytes()))
+    return ("ok", None if kind == "check" else (image.mode, image.size, image.tobytes()))
 
 
 def serve(memory_mb: int) -> None:
@@ -195,6 +215,7 @@ def serve(memory_mb: int) -> None:
         limit = _resting_address_space() + memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     open_doc: dict[str, Any] = {}
+    replies.send(("ready",))
     while True:
         try:
             request = requests.recv()

@@ -134,7 +134,9 @@ def _check_pdf(path: Path, options: ValidateOptions) -> list[Failure]:
             pdf.require_single_page()
             pdf.page_size(0)
         if options.render_longest_side:
-            render_guard.render(path, 0, options.render_longest_side, options.render_limits, options.max_page_inches)
+            render_guard.check_renders(
+                path, 0, options.render_longest_side, options.render_limits, options.max_page_inches
+            )
         return failures
     except PdfError as exc:
         return [Failure(str(path), exc.check, exc.message)]
