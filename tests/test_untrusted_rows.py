@@ -242,3 +242,15 @@ def test_a_crashing_source_row_is_that_documents_error(fixtures_dir: Path, tmp_p
     assert summary.pages == 1 and summary.failed == 1
     assert summary.errors[0]["path"].endswith("edgar.pdf") and "KeyError" in summary.errors[0]["message"]
     assert _named(out) == _written(out)
+
+
+def test_a_line_separator_in_a_file_name_keeps_its_manifest_record(fixtures_dir: Path, tmp_path: Path) -> None:
+    """U+2028 is a line break to str.splitlines(), not to JSONL: the record must survive the manifest rewrite."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for suffix in (".pdf", ".md"):
+        shutil.copy(fixtures_dir / "pairs" / f"edgar{suffix}", src / f"odd\u2028name{suffix}")
+    out = tmp_path / "pages"
+    summary = prepare([src], out, load_config(), eval_fraction=0, jobs=1)
+    assert summary.pages == summary.train == 1
+    assert _named(out) == _written(out) and len(_named(out)) == 2

@@ -75,7 +75,7 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     if not target.exists():
         return []
     records = []
-    for line in target.read_text(encoding="utf-8").splitlines():
+    for line in target.read_text(encoding="utf-8").split("\n"):  # not splitlines(): U+2028 may sit inside a value
         if not line.strip():
             continue
         try:

@@ -187,9 +187,9 @@ def prepare(
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out)
     manifest_path = out / MANIFEST
-    existing = read_jsonl(manifest_path)
+    existing = [record for record in read_jsonl(manifest_path) if isinstance(record, dict)]
     done_keys = {record.get("source_key") for record in existing}
-    seen_hashes = {record.get("source_sha256"): record["origin"] for record in existing}
+    seen_hashes = {record.get("source_sha256"): record.get("origin") for record in existing}
     eval_ids = split_docs(sorted({ref.doc_id for _, ref in refs}), eval_fraction, seed)
 
     summary = PrepareSummary(docs=len(refs))
@@ -239,9 +239,10 @@ def prepare(
                 for task, result in zip(todo, pool.map(_process_doc, todo, chunksize=chunk), strict=True):
                     consume(task, result)
 
-    final = sorted(read_jsonl(manifest_path), key=lambda r: (r["split"], r["id"]))
+    final = [record for record in read_jsonl(manifest_path) if isinstance(record, dict)]
+    final.sort(key=lambda r: (str(r.get("split")), str(r.get("id"))))
     atomic_write_text(manifest_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in final))
-    summary.train = sum(1 for r in final if r["split"] == "train")
-    summary.eval = sum(1 for r in final if r["split"] == "eval")
+    summary.train = sum(1 for r in final if r.get("split") == "train")
+    summary.eval = sum(1 for r in final if r.get("split") == "eval")
     summary.seconds = time.perf_counter() - started
     return summary
