@@ -166,9 +166,7 @@ def load_doc(ref: DocRef) -> list[SourcePage]:
         try:
             accepted = _accepted_page(entry)
         except PageFormatError as exc:
-            out.append(
-                SourcePage(ref.doc_id, position, f"{where} page {position}", error=exc.message, check=exc.check)
-            )
+            out.append(SourcePage(ref.doc_id, position, f"{where} page {position}", error=exc.message, check=exc.check))
             continue
         if accepted is None:
             continue
