@@ -1,8 +1,9 @@
 """Render pages (and read their text) under a memory and a time limit, so a deflate bomb costs one page.
 
 A PDF's content streams are compressed: 1.5 MB of file can inflate to 800 MB of drawing operators, which PDFium
-parses into many GB of objects before it draws a pixel. So every stage that renders (prepare's checks, validate,
-the training pipeline, convert) asks a helper process: its address space is capped with RLIMIT_AS at what it uses
+parses into many GB of objects before it draws a pixel. So every stage that renders or reads page text (validate,
+the training pipeline, convert; prepare only splits and copies pages, which parses no content stream) asks a
+helper process: its address space is capped with RLIMIT_AS at what it uses
 at rest plus `data.render_memory_mb`, and it is killed when one page takes longer than `data.render_timeout_s`.
 That page then fails with a `PdfRenderError` naming the limit; the next page gets a fresh helper.
 
@@ -127,11 +128,12 @@ class _Helper:
             status, *answer = self.replies.recv()
         except (EOFError, OSError):
             code = self.stop()
-            raise PdfRenderError(
-                f"page {index + 1} needs more than {self.limits.memory_mb} MB to render (data.render_memory_mb), "
-                f"stopped (render helper exit code {code})",
-                path,
-            ) from None
+            cause = (
+                f"needs more than {self.limits.memory_mb} MB to render (data.render_memory_mb), stopped"
+                if self.limits.memory_mb
+                else "killed its render helper"
+            )
+            raise PdfRenderError(f"page {index + 1} {cause} (render helper exit code {code})", path) from None
         if status == "ok":
             return answer[0]
         if status == "memory":
