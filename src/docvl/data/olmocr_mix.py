@@ -162,7 +162,9 @@ def list_docs(root: Path) -> list[DocRef]:
         urls = table.column("url").to_pylist() if "url" in columns else [None] * len(ids)
         pages = table.column("page_number").to_pylist() if "page_number" in columns else [None] * len(ids)
         for index, (row_id, url, page) in enumerate(zip(ids, urls, pages, strict=True)):
-            key = _doc_key(row_id, url, page, f"{path.name}#{index}")
+            # Values of any type group rows; bad ones are reported by load_doc, row by row.
+            row_id, url = (None if value is None else str(value) for value in (row_id, url))
+            key = _doc_key(row_id, url, page if isinstance(page, int) else None, f"{path.name}#{index}")
             groups.setdefault((subset, key), []).append((path.name, index))
     shared = {"root": str(base.resolve()), "cache_dir": str(cache_dir())}
     refs = [
@@ -273,7 +275,7 @@ def _find_pdf(root: Path, cache: Path, row: dict[str, Any]) -> tuple[str, bytes]
     """(where the PDF is, its bytes) for a row, or _NoPdf."""
     relpath = row.get("pdf_relpath")
     if relpath:
-        match = _RELPATH.fullmatch(relpath)
+        match = _RELPATH.fullmatch(relpath) if isinstance(relpath, str) else None
         if not match:
             raise _NoPdf(f"pdf_relpath {relpath!r} is not '<tarball>:<member>'")
         try:
