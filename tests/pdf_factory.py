@@ -37,3 +37,32 @@ def truncated_pdf(source: Path) -> bytes:
 
 
 HTML_AS_PDF = b"<!DOCTYPE html><html><body>Not found</body></html>\n"
+
+
+def deflate_bomb_pdf(inflated_bytes: int, unit: bytes = b"0 0 1 1 re f\n") -> bytes:
+    """A one-page letter PDF whose Flate content stream inflates to `inflated_bytes` of drawing operators.
+
+    The file stays tiny (about 2 KB per inflated MB) while PDFium needs roughly 28 bytes of memory and 0.15 us
+    per inflated byte to parse it: the shape of the deflate bombs that made `validate` take 188 s and 15.6 GB.
+    """
+    import zlib
+
+    packer = zlib.compressobj(9)
+    block = unit * ((1 << 20) // len(unit))
+    stream = b"".join(packer.compress(block) for _ in range(0, inflated_bytes, len(block))) + packer.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)

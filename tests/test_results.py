@@ -97,14 +97,3 @@ def test_torn_line_of_a_killed_writer_is_closed(tmp_path: Path) -> None:
     target.write_text('{"path": "a.pdf", "sta')  # killed mid-line
     results.append(target, _record("b.pdf"))
     assert sorted(results.latest(tmp_path)) == ["b.pdf"]
-
-
-def test_bad_converted_record_is_that_documents_error(fixtures_dir: Path, tmp_path: Path) -> None:
-    from docvl.data import converted
-
-    good = json.loads((fixtures_dir / "results-0.1.0.jsonl").read_text().splitlines()[0])
-    bad = {**good, "path": "bad.pdf", "pages": [{**good["pages"][0], "page": "1"}]}  # a string page number
-    (tmp_path / "results.jsonl").write_text(json.dumps(bad) + "\n")
-    (ref,) = converted.list_docs(tmp_path)
-    (page,) = converted.load_doc(ref)
-    assert page.check == "record" and "results.jsonl" in page.error and "not a number" in page.error

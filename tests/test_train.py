@@ -346,3 +346,27 @@ def test_cli_training_is_quiet_about_what_users_cannot_change(tmp_path: Path, pa
     assert run.returncode == 0, run.stderr[-3000:]
     assert "FutureWarning" not in run.stderr and "Setting accelerator to CPU" not in run.stderr, run.stderr
     assert re.search(r"trained 1 steps: mean loss \d+\.\d{4}, ", run.stdout), run.stdout  # not "last loss -"
+
+
+def test_every_sample_rejected_fails_before_training(
+    tmp_path: Path, pages: Path, repo_dir: Path, tiny_checkpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10 item 14: not "loss 0.0000", an untrained final/ and exit 0, but exit 1 naming the reasons."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded although no sample is usable")
+
+    monkeypatch.setattr(registry, "load_model", refuse)
+    data = with_bad_pages(pages, tmp_path, 2)
+    out = tmp_path / "out"
+    code, output = cli(
+        str(repo_dir / "configs" / "tiny-cpu.yaml"),
+        f"data.train=[{{name: pages, path: '{data}'}}]",
+        "data.target_longest_image_dim=112",
+        "data.max_length=20",
+        f"train.output_dir={out}",
+    )
+    assert code == 1, output
+    assert "no usable training sample: all 6 were rejected" in output
+    assert "too_long 4 (longer than data.max_length 20" in output and "parse_front_matter 2" in output
+    assert not (out / "final").exists()

@@ -238,6 +238,7 @@ def validate(
     from docvl.data.validate import quarantine as move_failures
     from docvl.errors import UsageError
     from docvl.io import atomic_write_text, check_writable
+    from docvl.render_guard import RenderLimits
     from docvl.rendering import RenderSettings
 
     if report:
@@ -250,6 +251,7 @@ def validate(
     options = ValidateOptions(
         render_longest_side=settings.longest_side if render else None,
         max_page_inches=settings.max_page_inches,
+        render_limits=RenderLimits.from_config(cfg.data),
         tokens_with=cfg if tokens else None,
     )
     with console.progress_bar("validate", len(pairs)) as (advance, _):

@@ -82,6 +82,10 @@ class DataConfig(Section):
     max_page_inches: float = Field(
         120.0, gt=0, description="Pages with a longer side are rejected as absurd (A0 is 46.8 in)."
     )
+    render_memory_mb: int = Field(
+        1024, ge=0, description="Memory one page may take to render (beyond the renderer's own); 0: no limit."
+    )
+    render_timeout_s: float = Field(60.0, ge=0, description="Time one page may take to render; 0: no limit.")
     pipeline: list[str] | None = Field(
         None, description="Ordered sample-pipeline step names; None means the default pipeline."
     )

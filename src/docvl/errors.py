@@ -37,6 +37,16 @@ class WriteError(UsageError):
     """An output the user named cannot be written (permission, a file in the way, a read-only disk)."""
 
 
+class DataError(DocvlError):
+    """The data cannot be used for the work asked (every training sample rejected): exit 1, before any work."""
+
+
+class OutsidePathError(DocvlError):
+    """A path read from a file (manifest, results, dataset row) leaves the folder it must stay in."""
+
+    check = "path_outside"
+
+
 class PdfError(DocvlError):
     """A PDF cannot be used. `check` names the failed check in validate reports."""
 

@@ -1,4 +1,5 @@
-"""Small file helpers every stage shares: atomic writes (a crash never leaves half a file) and hashing."""
+"""Small file helpers every stage shares: atomic writes (a crash never leaves half a file), hashing, and keeping
+paths read from files (manifests, results, dataset rows) inside the folder they belong to."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from docvl.errors import WriteError
+from docvl.errors import OutsidePathError, WriteError
 
 
 def _file_mode() -> int:
@@ -100,7 +101,7 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     if not target.exists():
         return []
     records = []
-    for line in target.read_text(encoding="utf-8").splitlines():
+    for line in target.read_text(encoding="utf-8").split("\n"):  # not splitlines(): U+2028 may sit inside a value
         if not line.strip():
             continue
         try:
@@ -121,3 +122,25 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def inside(root: str | Path, relative: str | Path) -> Path:
+    """`root / relative`, normalised, when it stays inside `root`; else OutsidePathError.
+
+    Every path a file names (a manifest's `pdf`, a results record's `markdown`, a dataset row's tarball) goes
+    through here before anything is read, moved or written: an absolute path, `..` climbing out, or a folder
+    on the way that is a symlink leading out are refused. The last component may itself be a symlink
+    (`prepare --link` writes them, hub snapshots are made of them): it is the set's own entry.
+    """
+    text = os.fspath(relative)
+    if not text or "\x00" in text:
+        raise OutsidePathError(f"{text!r} is not a file name")
+    if os.path.isabs(text):
+        raise OutsidePathError(f"{text!r} is an absolute path (must be relative to {root})")
+    normal = os.path.normpath(text)
+    if normal in (".", "..") or normal.startswith(".." + os.sep):
+        raise OutsidePathError(f"{text!r} leads outside {root}")
+    target = Path(root) / normal
+    if not target.parent.resolve().is_relative_to(Path(root).resolve()):
+        raise OutsidePathError(f"{text!r} leads outside {root} through a symlinked folder")
+    return target

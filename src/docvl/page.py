@@ -23,7 +23,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from docvl.errors import PageFormatError
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 VALID_ROTATIONS = (0, 90, 180, 270)
+FLAG_FIELDS = ("is_rotation_valid", "is_table", "is_diagram")
 DELIMITER = "---"
 _TRUE = {"true", "yes"}
 _FALSE = {"false", "no"}
@@ -153,6 +154,30 @@ def serialize_page(page: Page) -> str:
     """The canonical text of a page: front matter, then the body on the next line (nothing for a blank)."""
     head = serialize_front_matter(page.front_matter)
     return f"{head}\n{page.text}" if page.text else head
+
+
+def markdown_from_labels(labels: dict[str, Any]) -> str:
+    """The canonical page text from label values (the front matter fields and `natural_text`, as olmOCR-mix
+    rows and convert records carry them), or PageFormatError naming the first bad value. Other keys are ignored."""
+    language = labels.get("primary_language")
+    if language is not None and not isinstance(language, str):
+        raise PageFormatError(f"front matter: 'primary_language' must be a language code or null (got {language!r})")
+    flags = {}
+    for name in FLAG_FIELDS:
+        value = labels.get(name)
+        if not isinstance(value, bool):
+            raise PageFormatError(f"front matter: '{name}' must be True or False (got {value!r})")
+        flags[name] = value
+    rotation = labels.get("rotation_correction")
+    if not isinstance(rotation, int) or isinstance(rotation, bool) or rotation not in VALID_ROTATIONS:
+        raise PageFormatError(f"front matter: 'rotation_correction' must be one of 0, 90, 180, 270 (got {rotation!r})")
+    text = labels.get("natural_text")
+    if text is not None and not isinstance(text, str):
+        raise PageFormatError(f"natural_text must be text or null (got {type(text).__name__})")
+    front = FrontMatter(primary_language=(language or "").strip() or None, rotation_correction=rotation, **flags)
+    markdown = serialize_page(Page(front, text if text and text.strip() else ""))
+    parse_page(markdown, strict=True)  # a language value with a newline or colon would not read back
+    return markdown
 
 
 def rotate_image(image: Image.Image, degrees: int) -> Image.Image:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from docvl.config import ConvertConfig, DocvlConfig, field_default
 from docvl.pdf import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PAGE_INCHES
+from docvl.render_guard import RenderLimits
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -18,20 +19,22 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})  # image files taken as on
 
 @dataclass(frozen=True)
 class RenderSettings:
-    """`data.target_longest_image_dim`, `data.max_page_inches`, and `convert.image_format` (how the image
-    travels in a request)."""
+    """`data.target_longest_image_dim`, `data.max_page_inches`, `convert.image_format` (how the image
+    travels in a request), and the per-page render limits (`data.render_memory_mb`, `data.render_timeout_s`)."""
 
     longest_side: int = DEFAULT_LONGEST_SIDE
     max_page_inches: float = DEFAULT_MAX_PAGE_INCHES
     image_format: str = field_default(ConvertConfig, "image_format")
+    limits: RenderLimits = RenderLimits()
 
     @classmethod
     def from_config(cls, config: DocvlConfig) -> RenderSettings:
-        return cls(config.data.target_longest_image_dim, config.data.max_page_inches, config.convert.image_format)
+        data = config.data
+        limits = RenderLimits.from_config(data)
+        return cls(data.target_longest_image_dim, data.max_page_inches, config.convert.image_format, limits)
 
     def render_pdf_page(self, source: str | Path | bytes, index: int = 0) -> Image.Image:
-        """Page `index` of a PDF as the model sees it (PdfError when it cannot be used)."""
-        from docvl.pdf import PdfFile
+        """Page `index` of a PDF as the model sees it, within the render limits (PdfError when it cannot be used)."""
+        from docvl import render_guard
 
-        with PdfFile(source, max_page_inches=self.max_page_inches) as pdf:
-            return pdf.render(index, self.longest_side)
+        return render_guard.render(source, index, self.longest_side, self.limits, self.max_page_inches)

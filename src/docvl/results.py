@@ -232,26 +232,32 @@ def _lines(path: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
             offset += len(line)
 
 
-def latest_offsets(out: Path, statuses: tuple[DocStatus, ...] = tuple(DocStatus)) -> dict[str, tuple[Path, int]]:
-    """relpath -> (results file, byte offset) of its newest record among those with one of `statuses`,
-    without keeping page text (for large outputs)."""
+def latest_offsets(
+    out: Path, statuses: tuple[DocStatus, ...] = tuple(DocStatus)
+) -> dict[str, tuple[Path, int, int]]:
+    """relpath -> (results file, byte offset, line number) of its newest record among those with one of
+    `statuses`, without keeping page text (for large outputs)."""
     wanted = {status.value for status in statuses}
-    newest: dict[str, tuple[Path, int, str]] = {}
+    newest: dict[str, tuple[Path, int, int, str]] = {}
     for path in sorted(out.glob(RESULTS_GLOB)):
-        for _, offset, data in _lines(path):
+        for number, offset, data in _lines(path):
             key, when = str(data.get("path", "")), str(data.get("finished_at", ""))
-            if data.get("status") in wanted and (key not in newest or when >= newest[key][2]):
-                newest[key] = (path, offset, when)
-    return {key: (path, offset) for key, (path, offset, _) in newest.items()}
+            if data.get("status") in wanted and (key not in newest or when >= newest[key][3]):
+                newest[key] = (path, offset, number, when)
+    return {key: (path, offset, number) for key, (path, offset, number, _) in newest.items()}
+
+
+def raw_at(path: Path, offset: int) -> Any:
+    """The JSON value of the line at `offset` of a results file, unchecked (ValueError when it is not JSON)."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        return json.loads(handle.readline())
 
 
 def read_at(path: Path, offset: int) -> DocResult:
     """The record at `offset` of a results file; ResultsError naming the file when it is not a record."""
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        line = handle.readline()
     try:
-        return DocResult.from_dict(json.loads(line))
+        return DocResult.from_dict(raw_at(path, offset))
     except (ValueError, KeyError, TypeError) as exc:
         raise ResultsError(f"record at byte {offset} is not a convert record ({exc})", path) from None
 
@@ -262,7 +268,7 @@ def latest(
     """The newest record per document path from every results file under `out`; a record that does not parse
     is left out (and reported to `on_bad` when given)."""
     records = {}
-    for key, (path, offset) in latest_offsets(out, statuses).items():
+    for key, (path, offset, _) in latest_offsets(out, statuses).items():
         try:
             records[key] = read_at(path, offset)
         except ResultsError as exc:

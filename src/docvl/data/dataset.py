@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from docvl.config import DatasetSpec, DocvlConfig
 from docvl.data.pageset import Pair, find_pairs
 from docvl.data.pipeline import Sample, SamplePipeline
-from docvl.errors import DocvlError, UsageError
+from docvl.errors import DataError, DocvlError, UsageError
 
 if TYPE_CHECKING:
     from docvl.models.registry import ModelFamily
@@ -40,10 +40,12 @@ def load_pageset(spec: DatasetSpec, split: str) -> PageSet:
         raise UsageError(f"dataset '{spec.name}' does not exist", path, "check data.train / data.eval paths")
     pairs = find_pairs(path)
     if any(pair.split for pair in pairs):
-        pairs = [pair for pair in pairs if pair.split == split]
+        pairs = [pair for pair in pairs if pair.split == split or pair.error]
     good, broken = [], []
     for pair in pairs:
-        if pair.pdf is None or not pair.pdf.is_file():
+        if pair.error:
+            broken.append((pair.name, pair.error))
+        elif pair.pdf is None or not pair.pdf.is_file():
             broken.append((pair.name, "PDF missing"))
         elif pair.md is None or not pair.md.is_file():
             broken.append((pair.name, "Markdown missing"))
@@ -99,6 +101,40 @@ class PageDataset:
                 image = 0  # rejected later by the pipeline; its place in the order does not matter
             estimates.append(int(image) + pair.md.stat().st_size // 4)
         return estimates
+
+
+PREFLIGHT_SAMPLES = 64
+_REASONS = {
+    "parse_front_matter": "Markdown unreadable or front matter invalid",
+    "filter_rotated": "labelled rotated",
+    "text_rules": "breaks a text rule",
+    "render": "PDF does not render",
+    "tokenize": "cannot be tokenized",
+}
+
+
+def require_usable_sample(pairs: list[Pair], pipeline: SamplePipeline, config: DocvlConfig) -> None:
+    """Run up to PREFLIGHT_SAMPLES pairs (a seeded pick) through `pipeline` until one is accepted; when none is,
+    raise DataError with the rejections counted by reason, so a run whose every sample would be dropped fails
+    before training instead of "training" on nothing and exporting an untrained model."""
+    picked = random.Random(config.train.seed).sample(pairs, min(PREFLIGHT_SAMPLES, len(pairs)))
+    examples: dict[str, str] = {}
+    for pair in picked:
+        before = dict(pipeline.rejected)
+        if pipeline(Sample(id=pair.name, pdf=pair.pdf, md=pair.md)) is not None:
+            return
+        reason = next(step for step, count in pipeline.rejected.items() if count != before.get(step, 0))
+        examples.setdefault(reason, pair.name)
+    reasons = {**_REASONS, "too_long": f"longer than data.max_length {config.data.max_length}"}
+    counts = ", ".join(
+        f"{step} {count} ({reasons.get(step, 'rejected')}, e.g. {examples[step]})"
+        for step, count in pipeline.rejected.most_common()
+    )
+    checked = f"all {len(picked)}" if len(picked) == len(pairs) else f"the {len(picked)} of {len(pairs)} checked"
+    raise DataError(
+        f"no usable training sample: {checked} were rejected by the sample pipeline: {counts}",
+        hint="`docvl validate PAGESET --tokens` says what is wrong pair by pair",
+    )
 
 
 def build_datasets(config: DocvlConfig) -> tuple[list[PageSet], list[PageSet]]:

@@ -52,8 +52,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docvl.data.sources import DocRef, SourcePage
-from docvl.errors import PageFormatError, PdfError, UsageError
-from docvl.page import FIELD_NAMES, FLAG_NAMES, VALID_ROTATIONS, FrontMatter, Page, parse_page, serialize_page
+from docvl.errors import OutsidePathError, PageFormatError, PdfError, UsageError
+from docvl.io import inside
+from docvl.page import FIELD_NAMES, markdown_from_labels
 from docvl.pdf import PdfFile
 
 KIND = "olmocr-mix"
@@ -163,7 +164,9 @@ def list_docs(root: Path) -> list[DocRef]:
         urls = table.column("url").to_pylist() if "url" in columns else [None] * len(ids)
         pages = table.column("page_number").to_pylist() if "page_number" in columns else [None] * len(ids)
         for index, (row_id, url, page) in enumerate(zip(ids, urls, pages, strict=True)):
-            key = _doc_key(row_id, url, page, f"{path.name}#{index}")
+            # Values of any type group rows; bad ones are reported by load_doc, row by row.
+            row_id, url = (None if value is None else str(value) for value in (row_id, url))
+            key = _doc_key(row_id, url, page if isinstance(page, int) else None, f"{path.name}#{index}")
             groups.setdefault((subset, key), []).append((path.name, index))
     shared = {"root": str(base.resolve()), "cache_dir": str(cache_dir())}
     refs = [
@@ -201,29 +204,6 @@ def _labels(row: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(labels, dict):
         raise PageFormatError("front matter: 'response' is not a JSON object")
     return labels
-
-
-def build_markdown(labels: dict[str, Any]) -> str:
-    """The canonical page text from label values, or PageFormatError naming the first bad value."""
-    language = labels.get("primary_language")
-    if language is not None and not isinstance(language, str):
-        raise PageFormatError(f"front matter: 'primary_language' must be a language code or null (got {language!r})")
-    flags = {}
-    for name in FLAG_NAMES:
-        value = labels.get(name)
-        if not isinstance(value, bool):
-            raise PageFormatError(f"front matter: '{name}' must be True or False (got {value!r})")
-        flags[name] = value
-    rotation = labels.get("rotation_correction")
-    if not isinstance(rotation, int) or isinstance(rotation, bool) or rotation not in VALID_ROTATIONS:
-        raise PageFormatError(f"front matter: 'rotation_correction' must be one of 0, 90, 180, 270 (got {rotation!r})")
-    text = labels.get("natural_text")
-    if text is not None and not isinstance(text, str):
-        raise PageFormatError(f"natural_text must be text or null (got {type(text).__name__})")
-    front = FrontMatter(primary_language=(language or "").strip() or None, rotation_correction=rotation, **flags)
-    markdown = serialize_page(Page(front, text if text and text.strip() else ""))
-    parse_page(markdown, strict=True)  # a language value with a newline or colon would not read back
-    return markdown
 
 
 @dataclass(frozen=True)
@@ -297,10 +277,14 @@ def _find_pdf(root: Path, cache: Path, row: dict[str, Any]) -> tuple[str, bytes]
     """(where the PDF is, its bytes) for a row, or _NoPdf."""
     relpath = row.get("pdf_relpath")
     if relpath:
-        match = _RELPATH.fullmatch(relpath)
+        match = _RELPATH.fullmatch(relpath) if isinstance(relpath, str) else None
         if not match:
             raise _NoPdf(f"pdf_relpath {relpath!r} is not '<tarball>:<member>'")
-        tarball, member = root / match["tarball"], match["member"].removeprefix("./")
+        try:
+            tarball = inside(root, match["tarball"])
+        except OutsidePathError as exc:
+            raise OutsidePathError(f"pdf_relpath tarball {exc.message}") from None
+        member = match["member"].removeprefix("./")
         where = f"{tarball}:{member}"
         index = _tarball(tarball, cache)
         if member not in index.members:
@@ -320,7 +304,7 @@ def _find_pdf(root: Path, cache: Path, row: dict[str, Any]) -> tuple[str, bytes]
 def _load_page(ref: DocRef, root: Path, cache: Path, where: str, row: dict[str, Any]) -> SourcePage:
     page = SourcePage(ref.doc_id, row.get("page_number"), where)
     try:
-        page.markdown = build_markdown(_labels(row))
+        page.markdown = markdown_from_labels(_labels(row))
         page.origin, data = _find_pdf(root, cache, row)
         with PdfFile(data, name=page.origin) as pdf:
             pdf.require_single_page()
@@ -328,7 +312,7 @@ def _load_page(ref: DocRef, root: Path, cache: Path, where: str, row: dict[str, 
         page.markdown, page.error, page.check = None, exc.message, exc.check
     except _NoPdf as exc:
         page.markdown, page.error, page.check = None, str(exc), "source_missing_pdf"
-    except PdfError as exc:
+    except (PdfError, OutsidePathError) as exc:
         page.markdown, page.error, page.check = None, exc.message, exc.check
     else:
         page.pdf = data

@@ -11,11 +11,12 @@ A plain directory of `x.pdf` + `x.md` pairs (any depth, no manifest) is a page s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from docvl.errors import UsageError
-from docvl.io import read_jsonl
+from docvl.errors import OutsidePathError, UsageError
+from docvl.io import inside
 
 MANIFEST = "manifest.jsonl"
 SPLITS = ("train", "eval")
@@ -23,30 +24,54 @@ SPLITS = ("train", "eval")
 
 @dataclass(frozen=True)
 class Pair:
-    """One page of a page set. Either side may be missing (that is itself a finding of validate)."""
+    """One page of a page set. Either side may be missing (that is itself a finding of validate).
+
+    A manifest row that cannot be used (not JSON, no `pdf`, a path leaving the page set) is a Pair with only
+    `error` and `row` (`manifest.jsonl:LINE`) set: reported by validate and training, never opened or moved.
+    """
 
     pdf: Path | None
     md: Path | None
     split: str | None = None
     labelled: bool = True
+    error: str | None = None
+    row: str | None = None
 
     @property
     def name(self) -> str:
-        return str(self.md or self.pdf)
+        return str(self.row or self.md or self.pdf)
+
+
+def manifest_row(root: Path, line: str) -> Pair:
+    """The pair one manifest line names (OutsidePathError/ValueError when the line is unusable)."""
+    record = json.loads(line)
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    pdf, md = record.get("pdf"), record.get("md")
+    if not isinstance(pdf, str) or not (md is None or isinstance(md, str)):
+        raise ValueError("'pdf' must be a path and 'md' a path or null")
+    paths: dict[str, Path | None] = {"pdf": None, "md": None}
+    for key, value in (("pdf", pdf), ("md", md)):
+        try:
+            paths[key] = inside(root, value) if value is not None else None
+        except OutsidePathError as exc:
+            raise OutsidePathError(f"'{key}' {exc.message}") from None
+    split = record.get("split")
+    return Pair(paths["pdf"], paths["md"], split if isinstance(split, str) else None, labelled=md is not None)
 
 
 def _from_manifest(root: Path) -> list[Pair]:
+    manifest = root / MANIFEST
     pairs = []
-    for record in read_jsonl(root / MANIFEST):
-        md = record.get("md")
-        pairs.append(
-            Pair(
-                pdf=root / record["pdf"],
-                md=root / md if md else None,
-                split=record.get("split"),
-                labelled=md is not None,
-            )
-        )
+    for number, line in enumerate(manifest.read_text(encoding="utf-8", errors="replace").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            pairs.append(manifest_row(root, line))
+        except OutsidePathError as exc:
+            pairs.append(Pair(None, None, error=exc.message, row=f"{manifest}:{number}"))
+        except ValueError as exc:
+            pairs.append(Pair(None, None, error=f"not a manifest record ({exc})", row=f"{manifest}:{number}"))
     return pairs
 
 
@@ -66,11 +91,12 @@ def _from_tree(root: Path) -> list[Pair]:
 
 
 def find_pairs(root: str | Path, split: str | None = None) -> list[Pair]:
-    """The pairs of a page set (manifest when present, else every pdf/md pair found below `root`)."""
+    """The pairs of a page set (manifest when present, else every pdf/md pair found below `root`).
+    Unusable manifest rows are kept whatever `split` asks for, so no caller can miss them."""
     base = Path(root)
     if not base.exists():
         raise UsageError("page set does not exist", base)
     if base.is_file():
         raise UsageError("expected a page-set directory, got a file", base)
     pairs = _from_manifest(base) if (base / MANIFEST).is_file() else _from_tree(base)
-    return [pair for pair in pairs if split is None or pair.split == split]
+    return [pair for pair in pairs if split is None or pair.split == split or pair.error]

@@ -158,7 +158,8 @@ class TextRules(Step):
 
 
 class Render(Step):
-    """Render the page so its longest side is `data.target_longest_image_dim`, as inference will."""
+    """Render the page so its longest side is `data.target_longest_image_dim`, as inference will, within
+    `data.render_memory_mb` and `data.render_timeout_s` (docvl.render_guard)."""
 
     name = "render"
     provides = ("image",)

@@ -95,14 +95,18 @@ def _write_page(page: SourcePage, out: Path, split: str, page_count: int, link: 
     page_id = _page_id(page, page_count)
     pdf_rel, md_rel = f"{split}/{page_id}.pdf", f"{split}/{page_id}.md"
     pdf_target = out / pdf_rel
-    if page.pdf_path and link:
-        pdf_target.parent.mkdir(parents=True, exist_ok=True)
-        pdf_target.unlink(missing_ok=True)
-        os.symlink(os.path.abspath(page.pdf_path), pdf_target)
-    else:
-        atomic_write_bytes(pdf_target, page.pdf if page.pdf is not None else Path(page.pdf_path).read_bytes())
-    if page.markdown is not None:
-        atomic_write_text(out / md_rel, page.markdown)
+    try:
+        if page.pdf_path and link:
+            pdf_target.parent.mkdir(parents=True, exist_ok=True)
+            pdf_target.unlink(missing_ok=True)
+            os.symlink(os.path.abspath(page.pdf_path), pdf_target)
+        else:
+            atomic_write_bytes(pdf_target, page.pdf if page.pdf is not None else Path(page.pdf_path).read_bytes())
+        if page.markdown is not None:
+            atomic_write_text(out / md_rel, page.markdown)
+    except BaseException:
+        pdf_target.unlink(missing_ok=True)  # half a pair is no pair: the manifest will not name it
+        raise
     return {
         "id": page_id,
         "doc_id": page.doc_id,
@@ -129,9 +133,18 @@ def _check_size(page: SourcePage, max_page_inches: float) -> None:
 def _process_doc(
     args: tuple[str, DocRef, Path, str, bool, float],
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Worker: load one document and write its good pages. Returns (manifest records, error records)."""
+    """Worker: load one document and write its good pages. Returns (manifest records, error records).
+
+    Nothing a source row holds ends the run: a document that cannot be loaded is one error record, a page that
+    cannot be written one more, and a page is in the records exactly when both its files were written.
+    """
     module_name, ref, out, split, link, max_page_inches = args
-    pages = importlib.import_module(module_name).load_doc(ref)
+    try:
+        pages = importlib.import_module(module_name).load_doc(ref)
+    except Exception as exc:  # a row no source check foresaw is still that document's error, never the run's
+        return [], [
+            {"path": ref.origin, "check": "source", "message": f"cannot be loaded ({type(exc).__name__}: {exc})"}
+        ]
     records, errors = [], []
     for page in pages:
         if not page.error:
@@ -141,7 +154,10 @@ def _process_doc(
             continue
         if page.source_sha256 is None:
             page.source_sha256 = sha256_bytes(page.pdf or b"")
-        records.append(_write_page(page, out, split, len(pages), link))
+        try:
+            records.append(_write_page(page, out, split, len(pages), link))
+        except (OSError, ValueError) as exc:
+            errors.append({"path": page.origin, "check": "write", "message": f"cannot write the pair ({exc})"})
     return records, errors
 
 
@@ -150,7 +166,7 @@ def _source_key(ref: DocRef) -> str:
     try:
         stat = Path(ref.origin).stat()
         return f"{ref.kind}:{ref.doc_id}:{stat.st_size}:{stat.st_mtime_ns}"
-    except OSError:
+    except (OSError, ValueError):  # not a file (a URL, a hub row), or a name no file can have (a NUL byte)
         return f"{ref.kind}:{ref.doc_id}:{sorted(ref.extra.items())}"
 
 
@@ -188,9 +204,9 @@ def prepare(
     made = PrepareConfig(kind=kind, eval_fraction=eval_fraction, seed=seed)
     save_config(config.model_copy(update={"prepare": made}), out)
     manifest_path = out / MANIFEST
-    existing = read_jsonl(manifest_path)
+    existing = [record for record in read_jsonl(manifest_path) if isinstance(record, dict)]
     done_keys = {record.get("source_key") for record in existing}
-    seen_hashes = {record.get("source_sha256"): record["origin"] for record in existing}
+    seen_hashes = {record.get("source_sha256"): record.get("origin") for record in existing}
     eval_ids = split_docs(sorted({ref.doc_id for _, ref in refs}), eval_fraction, seed)
 
     summary = PrepareSummary(docs=len(refs))
@@ -243,9 +259,10 @@ def prepare(
                 for task, result in zip(todo, pool.map(_process_doc, todo, chunksize=chunk), strict=True):
                     consume(task, result)
 
-    final = sorted(read_jsonl(manifest_path), key=lambda r: (r["split"], r["id"]))
+    final = [record for record in read_jsonl(manifest_path) if isinstance(record, dict)]
+    final.sort(key=lambda r: (str(r.get("split")), str(r.get("id"))))
     atomic_write_text(manifest_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in final))
-    summary.train = sum(1 for r in final if r["split"] == "train")
-    summary.eval = sum(1 for r in final if r["split"] == "eval")
+    summary.train = sum(1 for r in final if r.get("split") == "train")
+    summary.eval = sum(1 for r in final if r.get("split") == "eval")
     summary.seconds = time.perf_counter() - started
     return summary

@@ -7,7 +7,7 @@ matter parses strictly, and its body passes the training text rules (`docvl.data
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import time
 from collections import Counter
@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from docvl import render_guard
 from docvl.config import DocvlConfig
-from docvl.data.pageset import MANIFEST, Pair, find_pairs
+from docvl.data.pageset import MANIFEST, Pair, find_pairs, manifest_row
 from docvl.data.text_rules import check_text_rules
-from docvl.errors import PageFormatError, PdfError
-from docvl.io import atomic_write_text, read_jsonl
+from docvl.errors import OutsidePathError, PageFormatError, PdfError
+from docvl.io import atomic_write_text
 from docvl.page import parse_page
 from docvl.pdf import DEFAULT_LONGEST_SIDE, DEFAULT_MAX_PAGE_INCHES, PdfFile
+from docvl.render_guard import RenderLimits
 from docvl.system import process_pool, usable_cpus
 
 CHECKS = (
+    "manifest_row",
     "pair_complete",
     "pdf_opens",
     "pdf_not_encrypted",
@@ -57,10 +60,12 @@ class Failure:
 @dataclass(frozen=True)
 class ValidateOptions:
     """What to check beyond the always-on checks. `tokens_with`: count tokens as training would, with this
-    config's model processor, image size and prompt, and fail pairs longer than its `data.max_length`."""
+    config's model processor, image size and prompt, and fail pairs longer than its `data.max_length`.
+    `render_limits`: memory and time one page may take to render (a deflate bomb fails `pdf_renders`)."""
 
     render_longest_side: int | None = DEFAULT_LONGEST_SIDE
     max_page_inches: float = DEFAULT_MAX_PAGE_INCHES
+    render_limits: RenderLimits = RenderLimits()
     tokens_with: DocvlConfig | None = None
 
     def checks(self) -> tuple[str, ...]:
@@ -135,9 +140,11 @@ def _check_pdf(path: Path, options: ValidateOptions) -> list[Failure]:
                 failures.append(Failure(str(path), "pdf_not_encrypted", "PDF is encrypted"))
             pdf.require_single_page()
             pdf.page_size(0)
-            if options.render_longest_side:
-                pdf.render(0, options.render_longest_side)
-            return failures
+        if options.render_longest_side:
+            render_guard.check_renders(
+                path, 0, options.render_longest_side, options.render_limits, options.max_page_inches
+            )
+        return failures
     except PdfError as exc:
         return [Failure(str(path), exc.check, exc.message)]
 
@@ -156,6 +163,8 @@ def _check_markdown(path: Path) -> list[Failure]:
 
 def check_pair(pair: Pair, options: ValidateOptions) -> list[Failure]:
     """Every failure of one pair (empty list: the pair is good)."""
+    if pair.error:
+        return [Failure(pair.name, "manifest_row", pair.error)]
     failures: list[Failure] = []
     if pair.pdf is None:
         failures.append(Failure(pair.name, "pair_complete", "Markdown file has no PDF beside it"))
@@ -214,18 +223,15 @@ def validate_pageset(
 
 
 def quarantine(report: ValidateReport, root: str | Path, target: str | Path) -> list[Path]:
-    """Move every failing pair out of the page set into `target`, keeping relative paths; never overwrite."""
+    """Move every failing pair out of the page set into `target`, keeping relative paths; never overwrite, and
+    never move a file from outside the page set (manifest rows naming one are failures of their own)."""
     base, destination = Path(root), Path(target)
     moved = []
     for pair in report.failed_pairs:
         for path in (pair.pdf, pair.md):
-            if path is None or not path.exists():
+            if path is None or not path.is_relative_to(base) or not os.path.lexists(path):
                 continue
-            try:
-                relative = path.relative_to(base)
-            except ValueError:
-                relative = Path(path.name)
-            dest = destination / relative
+            dest = destination / path.relative_to(base)
             if dest.exists():
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -236,11 +242,20 @@ def quarantine(report: ValidateReport, root: str | Path, target: str | Path) -> 
 
 
 def _drop_from_manifest(root: Path, gone: set[Path]) -> None:
-    """A quarantined pair leaves the manifest too, so training and a second validate no longer look for it."""
+    """A quarantined pair leaves the manifest too, so training and a second validate no longer look for it.
+    Every other line stays as it was, unusable rows included (they are the user's to fix)."""
     manifest = root / MANIFEST
     if not manifest.is_file():
         return
-    records = read_jsonl(manifest)
-    kept = [r for r in records if root / r["pdf"] not in gone and (r.get("md") is None or root / r["md"] not in gone)]
-    if len(kept) != len(records):
-        atomic_write_text(manifest, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+    lines = manifest.read_text(encoding="utf-8").split("\n")
+    kept = [line for line in lines if not _names_any(root, line, gone)]
+    if len(kept) != len(lines):
+        atomic_write_text(manifest, "\n".join(kept))
+
+
+def _names_any(root: Path, line: str, paths: set[Path]) -> bool:
+    try:
+        pair = manifest_row(root, line)
+    except (ValueError, OutsidePathError):
+        return False
+    return pair.pdf in paths or pair.md in paths

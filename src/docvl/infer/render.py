@@ -49,19 +49,19 @@ def _render_image_file(path: str, settings: RenderSettings, rotation: int) -> Re
 
 def render_pages(doc: InputDoc, settings: RenderSettings, indices: list[int], rotation: int = 0) -> list[RenderedPage]:
     """The pages `indices` of `doc`, rendered (turned by `rotation`) and encoded, each with its text layer."""
+    from docvl import render_guard
     from docvl.infer.encode import to_data_url
     from docvl.page import rotate_image
-    from docvl.pdf import PdfFile
 
     if doc.kind == "image":
         return [_render_image_file(doc.path, settings, rotation)]
     pages = []
-    with PdfFile(doc.path, max_page_inches=settings.max_page_inches) as pdf:
-        for index in indices:
-            text = pdf.text(index)
-            try:
-                image = rotate_image(pdf.render(index, settings.longest_side), rotation)
-                pages.append(RenderedPage(index, to_data_url(image, settings.image_format), text))
-            except PdfError as exc:
-                pages.append(RenderedPage(index, None, text, exc.message))
+    for index in indices:
+        text = ""
+        try:  # text and image both parse the page's content streams: both under the render limits
+            text = render_guard.text(doc.path, index, settings.limits, settings.max_page_inches)
+            image = rotate_image(settings.render_pdf_page(doc.path, index), rotation)
+            pages.append(RenderedPage(index, to_data_url(image, settings.image_format), text))
+        except PdfError as exc:
+            pages.append(RenderedPage(index, None, text, exc.message))
     return pages

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from docvl.config import DocvlConfig, load_config, save_config
-from docvl.data.dataset import PageDataset, PageSet, build_datasets, mix
+from docvl.data.dataset import PageDataset, PageSet, build_datasets, mix, require_usable_sample
 from docvl.data.pipeline import DEFAULT_PIPELINE, SamplePipeline, check_pipeline
 from docvl.models import registry
 from docvl.system import name_cpu_accelerator
@@ -138,6 +138,7 @@ def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
     train_data = PageDataset(
         mix(checked.train_sets, [spec.weight for spec in config.data.train], config.train.seed), pipeline
     )
+    require_usable_sample(train_data.pairs, SamplePipeline(config, processor), config)
     eval_data = {s.name: PageDataset(s.pairs, SamplePipeline(config, processor)) for s in checked.eval_sets}
     broken = [item for s in checked.train_sets + checked.eval_sets for item in s.broken]
     for name, why in broken:
