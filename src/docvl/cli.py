@@ -111,10 +111,17 @@ def _print_json(data: dict[str, Any]) -> None:
 )
 @_stage
 def prepare(
-    sources: Annotated[list[Path], typer.Argument(help="PDF files or directories, pair folders, olmOCR-mix datasets.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The page set directory to create or finish.")],
+    sources: Annotated[
+        list[Path] | None,
+        typer.Argument(help="PDF files or directories, pair folders, olmOCR-mix datasets (none for synthetic)."),
+    ] = None,
     kind: Annotated[
-        str, typer.Option(help="auto | pdfs | pairs | olmocr-mix | converted (auto detects it per source).")
+        str,
+        typer.Option(
+            help="auto | pdfs | pairs | olmocr-mix | converted | synthetic (auto detects it per source; synthetic "
+            "generates pages from the config's `synthetic` section)."
+        ),
     ] = "auto",
     eval_fraction: Annotated[float, typer.Option(help="Share of source documents held out for eval.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed of the train/eval split.")] = 0,
@@ -132,7 +139,7 @@ def prepare(
         raise typer.BadParameter("must be in [0, 1)", param_hint="--eval-fraction")
     with console.progress_bar("prepare", None) as (advance, set_total):
         summary = run_prepare(
-            sources,
+            sources or [],
             out,
             cfg,
             kind=kind,
