@@ -223,6 +223,7 @@ class SyntheticConfig(Section):
     blocks_max: int = Field(8, ge=1, description="Most blocks per page (fewer when the page is full).")
     paragraph_words_min: int = Field(6, ge=1, description="Fewest words in a paragraph.")
     paragraph_words_max: int = Field(60, ge=1, description="Most words in a paragraph.")
+    numbers_ratio: float = Field(0.2, ge=0, le=1, description="Chance a paragraph or list item carries a number.")
     list_items_max: int = Field(5, ge=1, description="Most items in a list.")
     table_rows_max: int = Field(6, ge=2, description="Most rows in a table, heading row included.")
     table_cols_max: int = Field(4, ge=2, description="Most columns in a table.")

@@ -143,15 +143,15 @@ def check_config(cfg: SyntheticConfig) -> None:
 class _Words:
     """Seeded word and phrase source over the configured vocabulary."""
 
-    def __init__(self, rng: random.Random, words: tuple[str, ...]) -> None:
-        self.rng, self.words = rng, words
+    def __init__(self, rng: random.Random, words: tuple[str, ...], numbers_ratio: float) -> None:
+        self.rng, self.words, self.numbers_ratio = rng, words, numbers_ratio
 
     def take(self, count: int) -> list[str]:
         return [self.rng.choice(self.words) for _ in range(count)]
 
     def sentence(self, low: int, high: int) -> str:
         words = self.take(self.rng.randint(low, high))
-        if self.rng.random() < 0.2:
+        if self.rng.random() < self.numbers_ratio:
             words.insert(self.rng.randrange(len(words) + 1), str(self.rng.randint(1, 2030)))
         text = " ".join(words)
         return text[0].upper() + text[1:] + "."
@@ -340,7 +340,7 @@ def plan_page(cfg: SyntheticConfig, index: int) -> PagePlan:
     """Plan page `index` of the set: the same config and index always give the same page."""
     rng = random.Random(f"docvl-synthetic:{cfg.seed}:{index}")
     vocabulary = word_list(cfg.language)
-    words = _Words(rng, vocabulary[: cfg.vocabulary] if cfg.vocabulary else vocabulary)
+    words = _Words(rng, vocabulary[: cfg.vocabulary] if cfg.vocabulary else vocabulary, cfg.numbers_ratio)
     plan = PagePlan(index, cfg.page_width_pt, cfg.page_height_pt, cfg.language)
     plan.image_only = rng.random() < cfg.image_only_ratio
     plan.rotation = rng.choice(ROTATIONS) if rng.random() < cfg.rotated_ratio else 0
