@@ -139,11 +139,17 @@ def _print_json(data: dict[str, Any]) -> None:
 )
 @_stage
 def prepare(
-    sources: Annotated[list[Path], typer.Argument(help="PDF files or directories, pair folders, olmOCR-mix datasets.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The page set directory to create or finish.")],
+    sources: Annotated[
+        list[Path] | None,
+        typer.Argument(help="PDF files or directories, pair folders, olmOCR-mix datasets (none for synthetic)."),
+    ] = None,
     kind: Annotated[
         str | None,
-        typer.Option(help="auto | pdfs | pairs | olmocr-mix | converted (default prepare.kind: auto, per source)."),
+        typer.Option(
+            help="auto | pdfs | pairs | olmocr-mix | converted | synthetic (default prepare.kind: auto, per source; "
+            "synthetic generates pages from the config's `synthetic` section)."
+        ),
     ] = None,
     eval_fraction: Annotated[
         float | None, typer.Option(help="Share of source documents held out for eval (default prepare.eval_fraction).")
@@ -164,7 +170,7 @@ def prepare(
     cfg = _load_config(config, [*(set_ or []), *(f"prepare.{k}={v}" for k, v in flags.items() if v is not None)])
     with console.progress_bar("prepare", None) as (advance, set_total):
         summary = run_prepare(
-            sources,
+            sources or [],
             out,
             cfg,
             kind=cfg.prepare.kind,

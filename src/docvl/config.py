@@ -205,11 +205,54 @@ class ConvertConfig(Section):
 class PrepareConfig(Section):
     """How `docvl prepare` made a page set (its flags fill this); recorded in the page set's docvl.yaml."""
 
-    kind: Literal["auto", "pdfs", "converted", "olmocr-mix", "pairs"] = Field(
+    kind: Literal["auto", "pdfs", "converted", "olmocr-mix", "pairs", "synthetic"] = Field(
         "auto", description="Source kind: auto detects it per source."
     )
     eval_fraction: float = Field(0.1, ge=0, lt=1, description="Share of source documents held out for eval.")
     seed: int = Field(0, description="Seed of the train/eval split.")
+
+
+class SyntheticConfig(Section):
+    """`prepare --kind synthetic`: generated pages with exact gold Markdown and unit tests (docvl.data.synthetic).
+
+    Ratios are chances per page (blank, rotated, two columns, header/footer, image-only) or per block (table,
+    list, math); sizes are in PDF points. Keys that cannot work together fail before generation.
+    """
+
+    pages: int = Field(200, ge=0, description="How many pages to generate.")
+    seed: int = Field(0, description="Same seed and keys, same pages byte for byte.")
+    language: str = Field("en", description="Word list to draw text from (docvl/_bundled/words/<language>.txt).")
+    vocabulary: int = Field(0, ge=0, description="Use only the first N words of the word list (0: all of it).")
+    fonts: list[str] = Field(
+        default_factory=lambda: ["Helvetica", "Times-Roman", "Courier"],
+        description="Standard PDF fonts to pick from per page (they ship with every PDF reader; no system fonts).",
+    )
+    page_width_pt: float = Field(612.0, gt=0, description="Page width of an upright page (612: US letter).")
+    page_height_pt: float = Field(792.0, gt=0, description="Page height of an upright page (792: US letter).")
+    margin_pt: float = Field(54.0, ge=0, description="Margin on every side; headers and footers sit inside it.")
+    font_size_min: float = Field(9.0, gt=0, description="Smallest body font size, per page.")
+    font_size_max: float = Field(12.0, gt=0, description="Largest body font size, per page.")
+    heading_scale: float = Field(1.5, ge=1, description="Heading size as a multiple of the body size.")
+    blocks_min: int = Field(2, ge=1, description="Fewest blocks (heading, paragraph, list, table, math) per page.")
+    blocks_max: int = Field(8, ge=1, description="Most blocks per page (fewer when the page is full).")
+    paragraph_words_min: int = Field(6, ge=1, description="Fewest words in a paragraph.")
+    paragraph_words_max: int = Field(60, ge=1, description="Most words in a paragraph.")
+    numbers_ratio: float = Field(0.2, ge=0, le=1, description="Chance a paragraph or list item carries a number.")
+    list_items_max: int = Field(5, ge=1, description="Most items in a list.")
+    table_rows_max: int = Field(6, ge=2, description="Most rows in a table, heading row included.")
+    table_cols_max: int = Field(4, ge=2, description="Most columns in a table.")
+    table_ratio: float = Field(0.15, ge=0, le=1, description="Chance a block is an HTML table.")
+    list_ratio: float = Field(0.15, ge=0, le=1, description="Chance a block is a list.")
+    math_ratio: float = Field(0.1, ge=0, le=1, description="Chance a block is a display formula.")
+    heading_ratio: float = Field(0.7, ge=0, le=1, description="Chance a page starts with a heading.")
+    header_footer_ratio: float = Field(
+        0.5, ge=0, le=1, description="Chance a page has a running header and a page number."
+    )
+    two_column_ratio: float = Field(0.2, ge=0, le=1, description="Chance a page is set in two columns.")
+    blank_ratio: float = Field(0.03, ge=0, le=1, description="Chance a page is blank.")
+    rotated_ratio: float = Field(0.1, ge=0, le=1, description="Chance a page is turned by 90, 180 or 270 degrees.")
+    image_only_ratio: float = Field(0.3, ge=0, le=1, description="Chance a page is an image only (like a scan).")
+    scan_dpi: int = Field(100, ge=36, le=600, description="Resolution of image-only pages.")
 
 
 class DocvlConfig(Section):
@@ -224,6 +267,7 @@ class DocvlConfig(Section):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     convert: ConvertConfig = Field(default_factory=ConvertConfig)
     prepare: PrepareConfig = Field(default_factory=PrepareConfig)
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
 
     @field_validator("version")
     @classmethod

@@ -54,6 +54,58 @@ def tiny_config() -> Path:
     return BUNDLED / "tiny-cpu.yaml"
 
 
+def learn_config() -> Path:
+    """The tiny recipe that learns to read synthetic pages on CPU (its `synthetic` section makes the pages)."""
+    return BUNDLED / "tiny-learn.yaml"
+
+
+@dataclass(frozen=True)
+class SyntheticRun:
+    """The quickstart's stages on synthetic pages: one page set whose held-out split the model never trains on,
+    its generated unit tests (`pages/bench`), and the learnable tiny recipe. Arguments only; `_run` runs them."""
+
+    workdir: Path
+
+    @property
+    def pages(self) -> Path:
+        return self.workdir / "pages"
+
+    @property
+    def bench(self) -> Path:
+        return self.pages / "bench"
+
+    def prepare_args(self) -> list[str]:
+        return [
+            "prepare",
+            "--kind",
+            "synthetic",
+            "--config",
+            str(learn_config()),
+            "--out",
+            str(self.pages),
+            "--eval-fraction",
+            "0.1",
+            "--json",
+        ]
+
+    def train_args(self, train_dir: Path, steps: int | None = None) -> list[str]:
+        overrides = [
+            f"data.train=[{{name: synthetic, path: '{self.pages}'}}]",
+            f"data.eval=[{{name: heldout, path: '{self.pages}'}}]",
+            f"train.output_dir={train_dir}",
+        ]
+        if steps:
+            overrides += [f"train.max_steps={steps}", f"train.save_steps={steps}"]
+        return ["train", str(learn_config()), *overrides]
+
+    def eval_args(self, checkpoint: Path) -> list[str]:
+        return ["eval", str(checkpoint), "--sets", f"heldout={self.pages}", "--bench", str(self.bench), "--json"]
+
+    def convert_inputs(self) -> list[str]:
+        """Held-out synthetic PDFs: pages the model never saw in training."""
+        return sorted(str(path) for path in (self.pages / "eval").glob("*.pdf"))
+
+
 def _docvl(*args: str) -> list[str]:
     return [sys.executable, "-m", "docvl", *args]
 

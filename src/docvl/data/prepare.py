@@ -32,6 +32,7 @@ SOURCE_MODULES = {
     "converted": "docvl.data.converted",
     "olmocr-mix": "docvl.data.olmocr_mix",
     "pairs": "docvl.data.pairs_source",
+    "synthetic": "docvl.data.synthetic",
 }
 KINDS = typing.get_args(PrepareConfig.model_fields["kind"].annotation)  # "auto" and every SOURCE_MODULES key
 ERRORS_FILE = "prepare_errors.jsonl"
@@ -187,15 +188,22 @@ def prepare(
     if kind not in KINDS:
         raise UsageError(f"unknown source kind '{kind}' (choose from {', '.join(KINDS)})")
     started = time.perf_counter()
+    if kind == "synthetic":  # generated from config.synthetic: there is no source path to read
+        if sources:
+            raise UsageError("--kind synthetic takes no sources (its keys are the config's `synthetic` section)")
+        sources = [Path("synthetic")]
+    elif not sources:
+        raise UsageError("no sources given", hint="give PDF files or directories, pair folders or datasets")
     kinds = [(detect_kind(source) if kind == "auto" else kind, source) for source in sources]
     for source_kind, source in kinds:
-        if source_kind != "olmocr-mix" and not source.exists():
+        if source_kind not in ("olmocr-mix", "synthetic") and not source.exists():
             raise UsageError("source does not exist", source)
     refs: list[tuple[str, DocRef]] = []
     # Labelled sources first: when the same PDF comes labelled and unlabelled, the labelled copy is kept.
     for source_kind, source in sorted(kinds, key=lambda pair: list(SOURCE_MODULES).index(pair[0]), reverse=True):
         module_name = SOURCE_MODULES[source_kind]
-        for ref in importlib.import_module(module_name).list_docs(source):
+        module = importlib.import_module(module_name)
+        for ref in module.list_docs(config.synthetic) if source_kind == "synthetic" else module.list_docs(source):
             if len(sources) > 1:  # the same file name in two sources must not become the same page id
                 ref = replace(ref, doc_id=f"{doc_id_for(source.name)}__{ref.doc_id}")
             refs.append((module_name, ref))
@@ -262,6 +270,10 @@ def prepare(
     final = [record for record in read_jsonl(manifest_path) if isinstance(record, dict)]
     final.sort(key=lambda r: (str(r.get("split")), str(r.get("id"))))
     atomic_write_text(manifest_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in final))
+    if kind == "synthetic":
+        from docvl.data.synthetic import write_bench
+
+        write_bench(out, config.synthetic, final)
     summary.train = sum(1 for r in final if r.get("split") == "train")
     summary.eval = sum(1 for r in final if r.get("split") == "eval")
     summary.seconds = time.perf_counter() - started

@@ -1,6 +1,9 @@
 """Tiny random-weight Qwen2.5-VL / Qwen3-VL checkpoints, built offline in code for tests and the quickstart.
 
 `tiny:qwen2_5_vl` or `tiny:qwen3_vl` as `model.name_or_path` resolves to a folder built here (once, then cached),
+and `tiny:qwen2_5_vl-reader` / `tiny:qwen3_vl-reader` to the larger size that can learn to read synthetic pages
+on a CPU in minutes (text attention heads of 64, a size vLLM's CPU kernels support; a tokenizer that also
+learned the synthetic word lists, so words are one or two tokens). Each size is a real HF checkpoint,
 holding a real HF checkpoint: config.json, weights, a ByteLevel-BPE tokenizer trained on a fixed corpus with the
 Qwen special tokens, a Qwen-style chat template (with `{% generation %}` markers) and the family's processor.
 Every setting that must agree between tokenizer, text model and vision tower is derived here in one place
@@ -12,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from docvl.errors import ConfigError
@@ -21,6 +25,32 @@ TINY_FAMILIES = ("qwen2_5_vl", "qwen3_vl")
 # Bump when the tiny recipe changes, so stale cached folders are not reused.
 TINY_VERSION = 1
 DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class TinySize:
+    """The shapes of one tiny size; `mrope_section` must sum to head_dim / 2 = hidden / heads / 2."""
+
+    hidden: int
+    heads: int
+    kv_heads: int
+    layers: int
+    intermediate: int
+    mrope_section: tuple[int, int, int]
+    vision_hidden: int
+    vision_heads: int
+    vision_depth: int
+    vocab: int
+    learns_words: bool  # the tokenizer also trains on the synthetic word lists
+
+
+TINY_SIZES = {
+    # Fast plumbing checks (tests): hidden 64, 4 heads of 16.
+    "test": TinySize(64, 4, 2, 2, 128, (2, 3, 3), 32, 2, 2, 480, False),
+    # Learns synthetic quickstart pages on a CPU: hidden 128, 2 heads of 64 (vLLM's CPU attention needs 64/128).
+    "reader": TinySize(128, 2, 2, 4, 512, (8, 12, 12), 128, 2, 2, 2048, True),
+}
+DEFAULT_SIZE = "test"
 
 SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -76,7 +106,19 @@ def _corpus() -> list[str]:
     ]
 
 
-def build_tokenizer(vocab_size: int = 480):
+def _word_corpus() -> list[str]:
+    """The synthetic pages' word lists, as lower-case, capitalized and space-led words (how they occur in text),
+    and the prompt and page format repeated so that they, too, become few tokens (shorter training samples)."""
+    from docvl.wordlists import languages, word_list
+
+    lines = _corpus()[:2] * 8
+    for language in languages():
+        words = word_list(language)
+        lines += [" ".join(words), " ".join(w.capitalize() for w in words), "\n".join(words)]
+    return lines
+
+
+def build_tokenizer(vocab_size: int = 480, learn_words: bool = False):
     """A ByteLevel-BPE `PreTrainedTokenizerFast` with the Qwen special tokens and chat template, built offline."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -90,7 +132,7 @@ def build_tokenizer(vocab_size: int = 480):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    core.train_from_iterator(_corpus(), trainer=trainer)
+    core.train_from_iterator(_corpus() + (_word_corpus() if learn_words else []), trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,
         eos_token="<|im_end|>",
@@ -116,15 +158,15 @@ def _token_ids(tokenizer) -> dict[str, int]:
     return ids
 
 
-def _text_config(tokenizer, **extra) -> dict:
-    """Shared tiny text-model settings: hidden 64, 4 heads of 16, so mrope_section [2, 3, 3] sums to 16 / 2."""
+def _text_config(tokenizer, size: TinySize, **extra) -> dict:
+    """Text-model settings shared by both families for one size."""
     return {
         "vocab_size": len(tokenizer) + (-len(tokenizer) % 64),
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
+        "hidden_size": size.hidden,
+        "intermediate_size": size.intermediate,
+        "num_hidden_layers": size.layers,
+        "num_attention_heads": size.heads,
+        "num_key_value_heads": size.kv_heads,
         "max_position_embeddings": 32768,
         "bos_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
         "eos_token_id": tokenizer.convert_tokens_to_ids("<|im_end|>"),
@@ -133,20 +175,27 @@ def _text_config(tokenizer, **extra) -> dict:
     }
 
 
-def _build_qwen2_5_vl(tokenizer):
+def _vision_config(size: TinySize) -> dict:
+    return {
+        "depth": size.vision_depth,
+        "hidden_size": size.vision_hidden,
+        "intermediate_size": size.vision_hidden * 2,
+        "num_heads": size.vision_heads,
+        "out_hidden_size": size.hidden,
+    }
+
+
+def _build_qwen2_5_vl(tokenizer, size: TinySize):
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessor
 
+    mrope = list(size.mrope_section)
     config = Qwen2_5_VLConfig(
         text_config=_text_config(
-            tokenizer, rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}
+            tokenizer, size, rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope}
         ),
         vision_config={
-            "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "out_hidden_size": 64,
-            "fullatt_block_indexes": [1],
+            **_vision_config(size),
+            "fullatt_block_indexes": [size.vision_depth - 1],
             "window_size": 112,
         },
         tie_word_embeddings=True,
@@ -155,26 +204,23 @@ def _build_qwen2_5_vl(tokenizer):
     return Qwen2_5_VLForConditionalGeneration(config), Qwen2VLImageProcessor()
 
 
-def _build_qwen3_vl(tokenizer):
+def _build_qwen3_vl(tokenizer, size: TinySize):
     from transformers import Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
     config = Qwen3VLConfig(
         text_config=_text_config(
             tokenizer,
-            head_dim=16,
+            size,
+            head_dim=size.hidden // size.heads,
             rope_parameters={
                 "rope_type": "default",
                 "rope_theta": 10000.0,
-                "mrope_section": [2, 3, 3],
+                "mrope_section": list(size.mrope_section),
                 "mrope_interleaved": True,
             },
         ),
         vision_config={
-            "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "out_hidden_size": 64,
+            **_vision_config(size),
             "patch_size": 16,
             "num_position_embeddings": 2304,
             "deepstack_visual_indexes": [0],
@@ -201,17 +247,20 @@ def _build_processor(family: str, tokenizer, image_processor):
     return Qwen3VLProcessor(image_processor, tokenizer, Qwen3VLVideoProcessor(), chat_template=CHAT_TEMPLATE)
 
 
-def build_tiny(family: str, directory: str | Path, seed: int = DEFAULT_SEED) -> Path:
-    """Write a tiny random checkpoint of `family` into `directory` (same seed, same bytes of weights)."""
+def build_tiny(family: str, directory: str | Path, seed: int = DEFAULT_SEED, size: str = DEFAULT_SIZE) -> Path:
+    """Write a tiny random checkpoint of `family` and `size` into `directory` (same seed, same bytes of weights)."""
     import torch
 
     if family not in TINY_FAMILIES:
         raise ConfigError(f"unknown tiny model family '{family}'", hint=f"one of {', '.join(TINY_FAMILIES)}")
-    tokenizer = build_tokenizer()
+    if size not in TINY_SIZES:
+        raise ConfigError(f"unknown tiny model size '{size}'", hint=f"one of {', '.join(TINY_SIZES)}")
+    shape = TINY_SIZES[size]
+    tokenizer = build_tokenizer(shape.vocab, learn_words=shape.learns_words)
     builder = _build_qwen2_5_vl if family == "qwen2_5_vl" else _build_qwen3_vl
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model, image_processor = builder(tokenizer)
+        model, image_processor = builder(tokenizer, shape)
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     target = Path(directory)
@@ -225,21 +274,31 @@ def tiny_cache_dir() -> Path:
     return Path(os.environ.get("DOCVL_TINY_CACHE") or Path.home() / ".cache" / "docvl" / "tiny")
 
 
+def tiny_names() -> list[str]:
+    """Every valid `tiny:` model name."""
+    return [
+        TINY_PREFIX + family + ("" if size == DEFAULT_SIZE else f"-{size}")
+        for size in TINY_SIZES
+        for family in TINY_FAMILIES
+    ]
+
+
 def resolve_tiny(name: str, cache_dir: str | Path | None = None) -> Path:
-    """`tiny:<family>` -> a cached checkpoint folder, built on first use (atomically, so racing processes agree)."""
-    family = name.removeprefix(TINY_PREFIX)
-    if family not in TINY_FAMILIES:
-        raise ConfigError(
-            f"unknown tiny model '{name}'", hint=f"one of {', '.join(TINY_PREFIX + f for f in TINY_FAMILIES)}"
-        )
+    """`tiny:<family>[-<size>]` -> a cached checkpoint folder, built on first use (atomically, so racing processes
+    agree)."""
+    family, _, size = name.removeprefix(TINY_PREFIX).partition("-")
+    size = size or DEFAULT_SIZE
+    if family not in TINY_FAMILIES or size not in TINY_SIZES:
+        raise ConfigError(f"unknown tiny model '{name}'", hint=f"one of {', '.join(tiny_names())}")
     root = Path(cache_dir) if cache_dir else tiny_cache_dir()
-    target = root / f"{family}-v{TINY_VERSION}-s{DEFAULT_SEED}"
+    label = family if size == DEFAULT_SIZE else f"{family}-{size}"
+    target = root / f"{label}-v{TINY_VERSION}-s{DEFAULT_SEED}"
     if (target / "config.json").is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{family}.", dir=root))
     try:
-        build_tiny(family, staging)
+        build_tiny(family, staging, size=size)
         os.replace(staging, target)
     except OSError:
         if not (target / "config.json").is_file():  # a concurrent builder did not win the race either
