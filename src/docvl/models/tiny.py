@@ -116,15 +116,20 @@ def _token_ids(tokenizer) -> dict[str, int]:
     return ids
 
 
-def _text_config(tokenizer, **extra) -> dict:
-    """Shared tiny text-model settings: hidden 64, 4 heads of 16, so mrope_section [2, 3, 3] sums to 16 / 2."""
+def _text_config(tokenizer, head_dim: int, **extra) -> dict:
+    """Shared tiny text-model settings: hidden 64 in heads of `head_dim` (16: 4 heads; 64, a size vLLM's CPU
+    attention supports: 1 head), and `mrope_section` [2, 3, 3] scaled to sum to head_dim / 2."""
+    if head_dim not in (16, 32, 64):
+        raise ConfigError(f"tiny text head_dim {head_dim} is not 16, 32 or 64")
+    heads = 64 // head_dim
     return {
         "vocab_size": len(tokenizer) + (-len(tokenizer) % 64),
         "hidden_size": 64,
         "intermediate_size": 128,
         "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
+        "num_attention_heads": heads,
+        "num_key_value_heads": max(1, heads // 2),
+        "head_dim": head_dim,
         "max_position_embeddings": 32768,
         "bos_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
         "eos_token_id": tokenizer.convert_tokens_to_ids("<|im_end|>"),
@@ -133,12 +138,18 @@ def _text_config(tokenizer, **extra) -> dict:
     }
 
 
-def _build_qwen2_5_vl(tokenizer):
+def _mrope_section(head_dim: int) -> list[int]:
+    return [part * head_dim // 16 for part in (2, 3, 3)]
+
+
+def _build_qwen2_5_vl(tokenizer, head_dim: int):
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessor
 
     config = Qwen2_5_VLConfig(
         text_config=_text_config(
-            tokenizer, rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}
+            tokenizer,
+            head_dim,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": _mrope_section(head_dim)},
         ),
         vision_config={
             "depth": 2,
@@ -155,17 +166,17 @@ def _build_qwen2_5_vl(tokenizer):
     return Qwen2_5_VLForConditionalGeneration(config), Qwen2VLImageProcessor()
 
 
-def _build_qwen3_vl(tokenizer):
+def _build_qwen3_vl(tokenizer, head_dim: int):
     from transformers import Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
     config = Qwen3VLConfig(
         text_config=_text_config(
             tokenizer,
-            head_dim=16,
+            head_dim,
             rope_parameters={
                 "rope_type": "default",
                 "rope_theta": 10000.0,
-                "mrope_section": [2, 3, 3],
+                "mrope_section": _mrope_section(head_dim),
                 "mrope_interleaved": True,
             },
         ),
@@ -201,8 +212,9 @@ def _build_processor(family: str, tokenizer, image_processor):
     return Qwen3VLProcessor(image_processor, tokenizer, Qwen3VLVideoProcessor(), chat_template=CHAT_TEMPLATE)
 
 
-def build_tiny(family: str, directory: str | Path, seed: int = DEFAULT_SEED) -> Path:
-    """Write a tiny random checkpoint of `family` into `directory` (same seed, same bytes of weights)."""
+def build_tiny(family: str, directory: str | Path, seed: int = DEFAULT_SEED, head_dim: int = 16) -> Path:
+    """Write a tiny random checkpoint of `family` into `directory` (same seed, same bytes of weights).
+    `head_dim` is the text attention head size (vLLM's CPU attention serves 64, not 16)."""
     import torch
 
     if family not in TINY_FAMILIES:
@@ -211,7 +223,7 @@ def build_tiny(family: str, directory: str | Path, seed: int = DEFAULT_SEED) -> 
     builder = _build_qwen2_5_vl if family == "qwen2_5_vl" else _build_qwen3_vl
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model, image_processor = builder(tokenizer)
+        model, image_processor = builder(tokenizer, head_dim)
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     target = Path(directory)
