@@ -209,6 +209,10 @@ class OpenAIEngine(Engine):
                 self._drop_connection()
                 raise
 
+    def post_json(self, path: str, payload: dict[str, Any]) -> tuple[int, bytes]:
+        """POST `payload` to `path` under the base URL: (HTTP status, body), with the connection retries."""
+        return self._request("POST", path, json.dumps(payload).encode(), self.timeout_s)
+
     def _complete(self, request: PageRequest) -> Reply:
         payload = {
             "model": self.model_name,
@@ -218,7 +222,7 @@ class OpenAIEngine(Engine):
         }
         start = time.perf_counter()
         try:
-            status, data = self._request("POST", "/chat/completions", json.dumps(payload).encode(), self.timeout_s)
+            status, data = self.post_json("/chat/completions", payload)
         except TimeoutError:
             return Reply(error=f"timed out after {self.timeout_s:g} s", seconds=time.perf_counter() - start)
         except (http.client.HTTPException, OSError) as exc:
@@ -324,18 +328,20 @@ class VllmEngine(OpenAIEngine):
     """`vllm serve CKPT` as a child process, spoken to over HTTP; started again (a few times) when it dies."""
 
     def __init__(self, checkpoint: str | Path, config: DocvlConfig, *, port: int, log_path: Path):
-        from docvl.infer.vllm_cmd import build_vllm_command, served_model_name
+        from docvl.infer.vllm_cmd import build_vllm_command, require_vllm, served_model_name
 
         command = build_vllm_command(checkpoint, config, host="127.0.0.1", port=port)
+        require_vllm(command)
         base_url = f"http://127.0.0.1:{port}/v1"
+        self.checkpoint, self.served_name = checkpoint, served_model_name(checkpoint, config)
         self.server = ServerProcess(command, base_url, log_path, config.serve.startup_timeout_s)
         self.max_restarts = self.restarts_left = config.serve.max_restarts
         self._starts = 1
         self._restart_lock = threading.Lock()
-        self.server.start()
+        self._start_server()
         super().__init__(
             base_url,
-            model=served_model_name(checkpoint, config),
+            model=self.served_name,
             timeout_s=config.convert.request_timeout_s,
             concurrency=config.convert.concurrency,
             connect_retries=config.convert.connect_retries,
@@ -349,18 +355,32 @@ class VllmEngine(OpenAIEngine):
             if self.server.alive() and not self.server.exits_within(1.0):
                 return False  # alive but refusing: the usual retries with backoff decide
             if self.restarts_left <= 0:
+                from docvl.infer.vllm_cmd import failure_reason
+
                 process = self.server.process
-                last = _log_tail(self.server.log_path, 1)[-200:]
+                log = self.server.log_path
+                last = failure_reason(_log_tail(log, 400)) or _log_tail(log, 1)[-200:]
                 raise EngineUnavailableError(
                     f"vLLM exited with code {process.returncode if process else None} and serve.max_restarts="
                     f"{self.max_restarts} restarts are used up"
-                    + (f"; its last line: {last}" if last else "")
-                    + f" (log: {self.server.log_path})"
+                    + (f"; its reason: {last}" if last else "")
+                    + f" (log: {log})"
                 )
             self.restarts_left -= 1
-            self.server.start()
+            self._start_server()
             self._starts += 1
             return True
+
+    def _start_server(self) -> None:
+        """Start vLLM and see it generate; when it cannot, the error carries vLLM's own reason from its log."""
+        from docvl.infer.vllm_cmd import check_generates, vllm_failure
+
+        try:
+            self.server.start()
+            check_generates(self.server.base_url, self.served_name)
+        except EngineError as exc:
+            self.server.stop()
+            raise vllm_failure(self.server.log_path, self.checkpoint, str(exc)) from None
 
     def close(self) -> None:
         super().close()
@@ -445,7 +465,9 @@ def resolve_backend(serve: ServeConfig) -> str:
 
     import torch
 
-    return "vllm" if torch.cuda.is_available() and shutil.which(serve.vllm_executable) else "transformers"
+    from docvl.infer.vllm_cmd import vllm_program
+
+    return "vllm" if torch.cuda.is_available() and shutil.which(vllm_program(serve)[0]) else "transformers"
 
 
 def open_engine(
