@@ -44,6 +44,7 @@ def test_exact_vllm_command(family: str, max_len: str, tiny_checkpoints: dict[st
         "--data-parallel-size", "4",
         "--max-num-seqs", "128",
         "--dtype", "bfloat16",
+        "--chat-template-content-format", "openai",
         "--enforce-eager",
     ]  # fmt: skip
 

@@ -178,6 +178,10 @@ def build_vllm_command(
         str(serve.max_num_seqs),
         "--dtype",
         dtype,
+        # the template gets the message's parts, as in training; vLLM's guess ("string") may join the image and
+        # the prompt with a newline that training never saw (eval --parity found it with the tiny template)
+        "--chat-template-content-format",
+        "openai",
         *(["--enforce-eager"] if on_cpu else []),
     ]
     if serve.chat_template:
