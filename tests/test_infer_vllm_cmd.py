@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -221,3 +222,56 @@ def test_vllm_dying_without_restarts_stops_with_one_line(
     assert sorted(records) == sorted(ONE_PAGE[:2])
     for record in records.values():
         assert record["status"] == "ok" and (out / record["markdown"]).read_text() == "# A page\n\nSome text."
+
+
+# What vLLM 0.32's CPU build logs when its attention kernels refuse the model: the cause, then the wrappers.
+HEAD_DIM_LOG = """\
+(Worker pid=22101) ERROR 12-03 02:03:25 [multiproc_executor.py:1063] RuntimeError: Unsupported CPU attention \
+configuration: head_dim=16 isa=2 kv_cache_idx=0
+(EngineCore pid=21798) ERROR 12-03 02:03:25 [core.py:1512] EngineCore encountered a fatal error.
+(EngineCore pid=21798) ERROR 12-03 02:03:25 [core.py:1512] RuntimeError: Worker failed with error 'Unsupported CPU \
+attention configuration: head_dim=16 isa=2 kv_cache_idx=0', please check the stack trace above for the root cause
+(APIServer pid=21145) ERROR 12-03 02:03:25 [async_llm.py:906] vllm.v1.engine.exceptions.EngineDeadError: EngineCore \
+encountered an issue. See stack trace (above) for the root cause.
+"""
+
+
+@pytest.mark.parametrize(
+    ("log", "code", "message"),
+    [
+        (HEAD_DIM_LOG, 1, "vLLM cannot serve .*: RuntimeError: Unsupported CPU attention configuration: head_dim=16"),
+        (
+            "Traceback (most recent call last):\nimportlib.metadata.PackageNotFoundError: No package metadata was "
+            "found for vllm\n",
+            2,
+            "vLLM's environment is broken: PackageNotFoundError: .* scripts/setup_vllm.sh",
+        ),
+    ],
+)
+def test_vllm_that_stops_says_why_in_one_line(
+    log: str, code: int, message: str, tiny_checkpoints: dict[str, Path], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from docvl.cli import app
+
+    (tmp_path / "log.txt").write_text(log)
+    program = tmp_path / "vllm"  # prints the log and exits, as vLLM does when it gives up
+    program.write_text(f"#!/bin/sh\ncat {tmp_path / 'log.txt'}\nexit 1\n")
+    program.chmod(0o755)
+    sets = ["--set", "serve.backend=vllm", "--set", f"serve.vllm_executable={program}"]
+    args = ["convert", str(fixtures_dir / "pdfs" / "edgar.pdf"), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*args, "--model", str(tiny_checkpoints["qwen2_5_vl"]), *sets])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == code and len(lines) == 1 and re.search(message, lines[0]), result.stderr
+
+
+def test_missing_vllm_says_how_to_set_it_up(tiny_checkpoints: dict[str, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from docvl.cli import app
+
+    sets = ["--set", f"serve.vllm_executable={tmp_path / 'no-vllm'}"]
+    result = CliRunner().invoke(app, ["serve", str(tiny_checkpoints["qwen3_vl"]), "--backend", "vllm", *sets])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "bash scripts/setup_vllm.sh" in lines[0], result.stderr
