@@ -110,10 +110,14 @@ def test_serve_convert_and_parity_qwen2_5_vl(tmp_path: Path, fixtures_dir: Path)
             assert page["completion_tokens"] > 0 and not any(r and r.startswith("HTTP") for r in page["reasons"])
         parity = parity_of(docvl("eval", str(ckpt), "--parity", "--server", url, "--json"))
         assert_parity(parity, len(pdfs))
-        print(f"parity: {json.dumps({k: v for k, v in parity.items() if k != 'differences'})}")
+        print(f"qwen2_5_vl parity: {_figures(parity)}")
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(120) is not None
+
+
+def _figures(parity: dict) -> str:
+    return json.dumps({key: value for key, value in parity.items() if key != "differences"})
 
 
 def _set(settings: list[str]) -> list[str]:
@@ -152,6 +156,7 @@ def test_engine_killed_mid_convert_restarts_and_loses_no_page_qwen3_vl(tmp_path:
         assert all(page["completion_tokens"] > 0 for r in records for page in r["pages"])
         parity = parity_of(docvl("eval", str(ckpt), "--parity", "--server", engine.base_url, "--json"))
         assert_parity(parity, 3)
+        print(f"qwen3_vl parity after a restart: {_figures(parity)}")
     finally:
         engine.close()
 
@@ -181,3 +186,4 @@ def test_lora_adapter_in_transformers_equals_merged_export_in_vllm(tmp_path: Pat
     assert (final / ADAPTER_DIR / "adapter_config.json").is_file()
     parity = parity_of(docvl("eval", str(final), "--parity", "--json"))  # vLLM started on the merged weights
     assert_parity(parity, 3)
+    print(f"LoRA adapter (transformers) vs merged (vLLM) parity: {_figures(parity)}")
