@@ -51,5 +51,5 @@ PY
   : > "$site/vllm-$version.dist-info/RECORD"
   echo 'import os; os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")' > "$site/docvl-vllm-cpu.pth"
 fi
-"$VENV/bin/vllm" --version >/dev/null 2>&1 || { echo "vLLM does not start in $VENV:" >&2; "$VENV/bin/vllm" --version; exit 1; }
-echo "vLLM $("$VENV/bin/vllm" --version 2>/dev/null | tail -1) installed in $VENV in $(( $(date +%s) - start )) s"
+version=$("$VENV/bin/vllm" --version 2>&1) || { echo "vLLM does not start in $VENV:" >&2; echo "$version" >&2; exit 1; }
+echo "vLLM ${version##*$'\n'} installed in $VENV in $(( $(date +%s) - start )) s"

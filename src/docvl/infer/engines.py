@@ -359,11 +359,11 @@ class VllmEngine(OpenAIEngine):
 
                 process = self.server.process
                 log = self.server.log_path
-                last = failure_reason(_log_tail(log, 400)) or _log_tail(log, 1)[-200:]
+                reason, last = failure_reason(_log_tail(log, 400)), _log_tail(log, 1)[-200:]
                 raise EngineUnavailableError(
                     f"vLLM exited with code {process.returncode if process else None} and serve.max_restarts="
                     f"{self.max_restarts} restarts are used up"
-                    + (f"; its reason: {last}" if last else "")
+                    + (f"; its reason: {reason}" if reason else f"; its last line: {last}" if last else "")
                     + f" (log: {log})"
                 )
             self.restarts_left -= 1
