@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from docvl.eval.parity import MIN_IDENTICAL, PageParity, first_difference, summarize
+from docvl.eval.parity import MIN_IDENTICAL, PageParity, first_difference, parity_line, summarize
 from docvl.system import free_port
 
 
@@ -28,6 +28,12 @@ def test_first_difference_and_tolerance() -> None:
     result = summarize(pages, 2.0, 1.0)
     assert not result["ok"] and result["image_tokens_match"] == 19  # an image-token difference never passes
     assert [d["page"] for d in result["differences"]] == ["p1", "p19"] and result["transformers_pages_per_s"] == 10
+    assert parity_line("ckpt", result).splitlines() == [
+        "ckpt: parity FAILED: 19/20 pages identical (at least 95% needed), image tokens match on 19, 0 errors; "
+        "pages/s transformers 10.0, served 20.0",
+        "  p1: image tokens 10 in training, 9 served",
+        "  p19: text differs from character 3",
+    ]
 
 
 @pytest.mark.slow
