@@ -324,6 +324,10 @@ class ServerProcess:
             self.process.wait()
 
 
+# How long a vLLM that answered HTTP 5xx may take to exit before the answer counts as the page's failure.
+VLLM_DYING_GRACE_S = 15.0
+
+
 class VllmEngine(OpenAIEngine):
     """`vllm serve CKPT` as a child process, spoken to over HTTP; started again (a few times) when it dies."""
 
@@ -347,12 +351,14 @@ class VllmEngine(OpenAIEngine):
             connect_retries=config.convert.connect_retries,
         )
 
-    def _on_unreachable(self) -> bool:
-        seen = self._starts
+    def _on_unreachable(self, seen: int | None = None, grace_s: float = 1.0) -> bool:
+        """True when vLLM (in its life `seen`, default: now) died and has been started again; False when it is
+        alive and does not exit within `grace_s`."""
+        seen = self._starts if seen is None else seen
         with self._restart_lock:
             if self._starts != seen:
                 return True  # refused by the server that died; another thread has started it again meanwhile
-            if self.server.alive() and not self.server.exits_within(1.0):
+            if self.server.alive() and not self.server.exits_within(grace_s):
                 return False  # alive but refusing: the usual retries with backoff decide
             if self.restarts_left <= 0:
                 from docvl.infer.vllm_cmd import failure_reason
@@ -370,6 +376,16 @@ class VllmEngine(OpenAIEngine):
             self._start_server()
             self._starts += 1
             return True
+
+    def _complete(self, request: PageRequest) -> Reply:
+        """An HTTP 5xx from a vLLM that then exits (its engine process died and its front end answers 500 until
+        it stops) is the server's failure, not the page's: the request goes to the restarted vLLM."""
+        while True:
+            seen = self._starts
+            reply = super()._complete(request)
+            dying = reply.error is not None and reply.error.startswith("HTTP 5")
+            if not (dying and self._on_unreachable(seen, VLLM_DYING_GRACE_S)):
+                return reply
 
     def _start_server(self) -> None:
         """Start vLLM and see it generate; when it cannot, the error carries vLLM's own reason from its log."""
