@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -11,11 +12,12 @@ import pytest
 from docvl.config import load_config, save_config
 from docvl.errors import ConfigError
 from docvl.infer.types import EngineError
-from docvl.infer.vllm_cmd import build_vllm_command
+from docvl.infer.vllm_cmd import build_vllm_command, cpu_memory_utilization, kv_bytes_per_token
 from docvl.infer.vllm_server import VllmEngine
 from docvl.runconfig import resolve_run_config
 
 SERVE = [
+    "serve.vllm_executable=/opt/vllm/bin/vllm",
     "serve.tensor_parallel_size=2",
     "serve.data_parallel_size=4",
     "serve.gpu_memory_utilization=0.85",
@@ -32,9 +34,9 @@ SERVE = [
 )
 def test_exact_vllm_command(family: str, max_len: str, tiny_checkpoints: dict[str, Path]) -> None:
     ckpt = tiny_checkpoints[family]
-    command = build_vllm_command(ckpt, load_config(None, SERVE), port=8123, extra_args=["--enforce-eager"])
+    command = build_vllm_command(ckpt, load_config(None, SERVE), port=8123, extra_args=["--enforce-eager"], cuda=True)
     assert command == [
-        "vllm", "serve", str(ckpt),
+        "/opt/vllm/bin/vllm", "serve", str(ckpt),
         "--served-model-name", ckpt.name,
         "--host", "127.0.0.1",
         "--port", "8123",
@@ -45,8 +47,39 @@ def test_exact_vllm_command(family: str, max_len: str, tiny_checkpoints: dict[st
         "--data-parallel-size", "4",
         "--max-num-seqs", "128",
         "--dtype", "bfloat16",
+        "--chat-template-content-format", "openai",
         "--enforce-eager",
     ]  # fmt: skip
+
+
+def test_cpu_command_sizes_memory_from_the_machine(tiny_checkpoints: dict[str, Path]) -> None:
+    ckpt = tiny_checkpoints["qwen3_vl"]
+    config = load_config(None, ["serve.max_num_seqs=4", "convert.max_new_tokens=1000"])
+    command = build_vllm_command(ckpt, config, cuda=False)
+    assert command[command.index("--dtype") + 1] == "float32" and command[-1] == "--enforce-eager"
+    share = float(command[command.index("--gpu-memory-utilization") + 1])
+    assert share == cpu_memory_utilization(ckpt, config, 4096, "float32") and 0 < share < 1
+    gib = 1024**3
+    # 2 layers x 2 KV heads x 16 x 2 (K and V) x 4 bytes = 512 B per token, x 4096 tokens x 4 sequences = 8 MiB
+    assert kv_bytes_per_token(ckpt, "float32") == 512
+    assert cpu_memory_utilization(ckpt, config, 4096, "float32", memory=(100 * gib, 90 * gib)) == 0.02
+    assert cpu_memory_utilization(ckpt, config, 4096, "float32", memory=(8 * gib, 2 * gib)) == 0.12  # 1 GiB: half
+    user_wins = build_vllm_command(ckpt, config, cuda=True, extra_args=["--dtype", "bfloat16"])
+    assert user_wins[-2:] == ["--dtype", "bfloat16"]
+
+
+def test_default_program_is_the_project_vllm_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from docvl.config import ServeConfig
+    from docvl.infer import vllm_cmd
+
+    monkeypatch.setattr(vllm_cmd, "project_vllm", lambda: tmp_path / ".venv-vllm" / "bin" / "vllm")
+    assert vllm_cmd.vllm_program(ServeConfig()) == [str(tmp_path / ".venv-vllm" / "bin" / "vllm")]
+    assert vllm_cmd.vllm_program(ServeConfig(vllm_executable="/x/vllm --flag")) == ["/x/vllm", "--flag"]
+    monkeypatch.setattr(vllm_cmd, "project_vllm", lambda: None)
+    assert vllm_cmd.vllm_program(ServeConfig()) == ["vllm"]
+    with pytest.raises(vllm_cmd.VllmMissingError, match="not found.*scripts/setup_vllm.sh") as info:
+        vllm_cmd.require_vllm([str(tmp_path / "nothing")])
+    assert info.value.exit_code == 2
 
 
 def test_checkpoint_config_and_chat_template(tiny_checkpoints: dict[str, Path], tmp_path: Path) -> None:
@@ -84,8 +117,8 @@ def test_auto_backend_is_transformers_without_a_gpu() -> None:
 
 
 # A stand-in for `vllm serve CKPT --host H --port P ...`: docvl's OpenAI-compatible ApiServer with a fixed valid
-# reply, on the port docvl chose; it appends a line to STARTS on each start, answers K chat requests, and dies
-# (os._exit, no cleanup) on the next one, with that request in flight: a crash mid-run.
+# reply, on the port docvl chose; it appends a line to STARTS on each start, answers K chat requests (the first is
+# docvl's start-up probe), and dies (os._exit, no cleanup) on the next one, with that request in flight.
 FAKE_VLLM = """#!{python}
 import argparse, os, sys, threading
 from docvl.infer.fakes import VALID_REPLY
@@ -147,7 +180,7 @@ def test_vllm_that_dies_mid_run_is_restarted_and_no_document_is_lost(
 ) -> None:
     from docvl.infer import convert, open_engine, read_results
 
-    program, starts = _fake_vllm(tmp_path, k=3)
+    program, starts = _fake_vllm(tmp_path, k=4)  # the probe, then three pages
     config = load_config(None, _crash_overrides(program, max_restarts=5, concurrency=4))
     names = [*ONE_PAGE, "handwriting_bad_ocr.pdf", "skinnypage.pdf"]  # 9 pages; skinnypage's 2nd is never asked
     out = tmp_path / "out"
@@ -158,7 +191,7 @@ def test_vllm_that_dies_mid_run_is_restarted_and_no_document_is_lost(
     finally:
         engine.close()
     pids = starts.read_text().split()
-    # 8 pages asked, 3 answers per life: at least 3 lives, every death followed by a start
+    # 8 pages asked, 3 answers per life after the probe: at least 3 lives, every death followed by a start
     assert len(pids) >= 3 and len(set(pids)) == len(pids)
     assert engine.restarts_left == 5 - (len(pids) - 1)
     records = read_results(out)
@@ -179,7 +212,7 @@ def test_vllm_dying_without_restarts_stops_with_one_line(
     from docvl.cli import app
     from docvl.infer import read_results
 
-    program, starts = _fake_vllm(tmp_path, k=2)
+    program, starts = _fake_vllm(tmp_path, k=3)  # the probe, then two pages
     out = tmp_path / "out"
     sets = [x for o in _crash_overrides(program, max_restarts=0, concurrency=1) for x in ("--set", o)]
     args = ["convert", *[str(fixtures_dir / "pdfs" / n) for n in ONE_PAGE], "--out", str(out)]
@@ -192,3 +225,56 @@ def test_vllm_dying_without_restarts_stops_with_one_line(
     assert sorted(records) == sorted(ONE_PAGE[:2])
     for record in records.values():
         assert record.status == "ok" and (out / record.markdown).read_text() == "# A page\n\nSome text."
+
+
+# What vLLM 0.32's CPU build logs when its attention kernels refuse the model: the cause, then the wrappers.
+HEAD_DIM_LOG = """\
+(Worker pid=22101) ERROR 12-03 02:03:25 [multiproc_executor.py:1063] RuntimeError: Unsupported CPU attention \
+configuration: head_dim=16 isa=2 kv_cache_idx=0
+(EngineCore pid=21798) ERROR 12-03 02:03:25 [core.py:1512] EngineCore encountered a fatal error.
+(EngineCore pid=21798) ERROR 12-03 02:03:25 [core.py:1512] RuntimeError: Worker failed with error 'Unsupported CPU \
+attention configuration: head_dim=16 isa=2 kv_cache_idx=0', please check the stack trace above for the root cause
+(APIServer pid=21145) ERROR 12-03 02:03:25 [async_llm.py:906] vllm.v1.engine.exceptions.EngineDeadError: EngineCore \
+encountered an issue. See stack trace (above) for the root cause.
+"""
+
+
+@pytest.mark.parametrize(
+    ("log", "code", "message"),
+    [
+        (HEAD_DIM_LOG, 1, "vLLM cannot serve .*: RuntimeError: Unsupported CPU attention configuration: head_dim=16"),
+        (
+            "Traceback (most recent call last):\nimportlib.metadata.PackageNotFoundError: No package metadata was "
+            "found for vllm\n",
+            2,
+            "vLLM's environment is broken: PackageNotFoundError: .* scripts/setup_vllm.sh",
+        ),
+    ],
+)
+def test_vllm_that_stops_says_why_in_one_line(
+    log: str, code: int, message: str, tiny_checkpoints: dict[str, Path], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from docvl.cli import app
+
+    (tmp_path / "log.txt").write_text(log)
+    program = tmp_path / "vllm"  # prints the log and exits, as vLLM does when it gives up
+    program.write_text(f"#!/bin/sh\ncat {tmp_path / 'log.txt'}\nexit 1\n")
+    program.chmod(0o755)
+    sets = ["--set", "serve.backend=vllm", "--set", f"serve.vllm_executable={program}"]
+    args = ["convert", str(fixtures_dir / "pdfs" / "edgar.pdf"), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*args, "--model", str(tiny_checkpoints["qwen2_5_vl"]), *sets])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == code and len(lines) == 1 and re.search(message, lines[0]), result.stderr
+
+
+def test_missing_vllm_says_how_to_set_it_up(tiny_checkpoints: dict[str, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from docvl.cli import app
+
+    sets = ["--set", f"serve.vllm_executable={tmp_path / 'no-vllm'}"]
+    result = CliRunner().invoke(app, ["serve", str(tiny_checkpoints["qwen3_vl"]), "--backend", "vllm", *sets])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "bash scripts/setup_vllm.sh" in lines[0], result.stderr

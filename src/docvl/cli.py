@@ -339,12 +339,14 @@ def serve(
         serve_transformers(checkpoint, cfg, host=host, port=port, ready=ready)
         return
     from docvl.infer.server import serve_vllm
-    from docvl.infer.vllm_cmd import build_vllm_command
+    from docvl.infer.vllm_cmd import build_vllm_command, require_vllm
+    from docvl.models.registry import resolve_checkpoint
 
     command = build_vllm_command(resolved, cfg, host=host, port=port, extra_args=extra or [])
     if dry_run:
         console.out().print(shlex.join(command), highlight=False, markup=False, soft_wrap=True)
         return
+    require_vllm(command)
     raise typer.Exit(serve_vllm(command))
 
 
@@ -592,6 +594,10 @@ def evaluate(
     work_dir: Annotated[
         Path | None, typer.Option(help="Keep generated Markdown here (default: a temporary folder).")
     ] = None,
+    parity: Annotated[
+        bool,
+        typer.Option("--parity", help="Check that vLLM (or --server) answers the held-out pages as transformers does."),
+    ] = False,
     json_: JsonOption = False,
     report: Annotated[Path | None, typer.Option(help="Also write the JSON report to this file.")] = None,
     html: Annotated[
@@ -604,6 +610,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Evaluate checkpoints: loss and edit distance on held-out pages, olmOCR-bench unit tests."""
+    from docvl.eval.parity import parity_line
     from docvl.eval.report import render_table, worst_lines
     from docvl.eval.run import EvalOptions, run_eval
     from docvl.io import atomic_write_text, check_writable
@@ -617,7 +624,9 @@ def evaluate(
     err = console.err()
     if (html or gold) and bench is None:
         raise UsageError("--html and --gold describe bench pages: give --bench DIR")
-    options = EvalOptions(config, set_ or [], sets or [], bench, outputs or [], server, None, work_dir, html, gold)
+    options = EvalOptions(
+        config, set_ or [], sets or [], bench, outputs or [], server, None, work_dir, html, gold, parity
+    )
     result = run_eval(
         checkpoints or [],
         options,
@@ -626,6 +635,9 @@ def evaluate(
     )
     if json_:
         _print_json(result.to_dict())
+    elif not console.is_quiet() and parity:
+        for run in result.runs:
+            console.out().print(parity_line(run["name"], run["parity"]), highlight=False, markup=False)
     elif not console.is_quiet():
         out = console.out()
         out.print(render_table(result.runs))

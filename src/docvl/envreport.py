@@ -91,7 +91,11 @@ def _cuda(torch_installed: bool) -> dict[str, Any]:
     }
 
 
-def collect(vllm_executable: str = "vllm") -> EnvReport:
+def collect(vllm_executable: str | None = None) -> EnvReport:
+    """The report; vLLM is looked for where `docvl serve` looks (default: the project's .venv-vllm, else PATH)."""
+    from docvl.config import ServeConfig
+    from docvl.infer.vllm_cmd import vllm_program
+
     packages = {name: _version(name) for name in PACKAGES}
     return EnvReport(
         python=sys.version.split()[0],
@@ -99,5 +103,5 @@ def collect(vllm_executable: str = "vllm") -> EnvReport:
         docvl=__version__,
         packages=packages,
         cuda=_cuda(packages["torch"] is not None),
-        vllm_executable=shutil.which(vllm_executable),
+        vllm_executable=shutil.which(vllm_executable or vllm_program(ServeConfig())[0]),
     )

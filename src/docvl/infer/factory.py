@@ -21,7 +21,9 @@ def resolve_backend(serve: ServeConfig) -> str:
 
     import torch
 
-    return "vllm" if torch.cuda.is_available() and shutil.which(serve.vllm_executable) else "transformers"
+    from docvl.infer.vllm_cmd import vllm_program
+
+    return "vllm" if torch.cuda.is_available() and shutil.which(vllm_program(serve)[0]) else "transformers"
 
 
 def open_engine(

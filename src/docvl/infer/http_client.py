@@ -185,6 +185,12 @@ class OpenAIEngine(Engine):
             finally:
                 _deadline.at = None
 
+    def post_json(self, path: str, payload: dict[str, Any], *, max_tokens: int = 0) -> tuple[int, bytes]:
+        """POST `payload` to `path` under the base URL: (HTTP status, body), within the request deadline and
+        the size a reply of `max_tokens` may take, with the connection retries."""
+        body = json.dumps(payload).encode()
+        return self.request("POST", path, body, timeout=self.timeout_s, max_bytes=reply_size_limit(max_tokens))
+
     def _complete(self, request: PageRequest) -> Reply:
         import httpx
 
@@ -196,13 +202,7 @@ class OpenAIEngine(Engine):
         }
         start = time.perf_counter()
         try:
-            status, data = self.request(
-                "POST",
-                "/chat/completions",
-                json.dumps(payload).encode(),
-                timeout=self.timeout_s,
-                max_bytes=reply_size_limit(request.max_tokens),
-            )
+            status, data = self.post_json("/chat/completions", payload, max_tokens=request.max_tokens)
         except httpx.TimeoutException:
             return Reply(error=f"timed out after {self.timeout_s:g} s", seconds=time.perf_counter() - start)
         except ReplyTooLargeError as exc:

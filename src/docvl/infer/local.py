@@ -95,17 +95,22 @@ def _generate_batch(
     return replies
 
 
+def load_for_generation(checkpoint: str | Path, config: DocvlConfig) -> tuple[Any, Any]:
+    """(model in eval mode, processor padding on the left) of a checkpoint, ready for `generate_replies`."""
+    from docvl.models.registry import load_model, load_processor, resolve_checkpoint
+
+    path = resolve_checkpoint(str(checkpoint))
+    processor = load_processor(path, config.model)
+    processor.tokenizer.padding_side = "left"
+    return load_model(path, config.model).eval(), processor
+
+
 class TransformersEngine(Engine):
     """A checkpoint loaded in this process. One thread generates; requests that arrive within
     `batch_wait_ms` of each other (up to `max_batch_size`) are generated together."""
 
     def __init__(self, checkpoint: str | Path, config: DocvlConfig, *, model_name: str | None = None):
-        from docvl.models.registry import load_model, load_processor, resolve_checkpoint
-
-        path = resolve_checkpoint(str(checkpoint))
-        self.processor = load_processor(path, config.model)
-        self.processor.tokenizer.padding_side = "left"
-        self.model = load_model(path, config.model).eval()
+        self.model, self.processor = load_for_generation(checkpoint, config)
         self.model_name = model_name or Path(str(checkpoint)).name
         self.max_batch_size = config.serve.max_batch_size
         self.batch_wait_s = config.serve.batch_wait_ms / 1000

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docvl.infer.http_client import OpenAIEngine, normalize_base_url
-from docvl.infer.types import EngineError, EngineUnavailableError
+from docvl.infer.types import EngineError, EngineUnavailableError, PageRequest, Reply
 
 if TYPE_CHECKING:
     from docvl.config import DocvlConfig
@@ -92,47 +92,79 @@ class ServerProcess:
             self.process.wait()
 
 
+# How long a vLLM that answered HTTP 5xx may take to exit before the answer counts as the page's failure.
+VLLM_DYING_GRACE_S = 15.0
+
+
 class VllmEngine(OpenAIEngine):
     """`vllm serve CKPT` as a child process, spoken to over HTTP; started again (a few times) when it dies."""
 
     def __init__(self, checkpoint: str | Path, config: DocvlConfig, *, port: int, log_path: Path):
-        from docvl.infer.vllm_cmd import build_vllm_command, served_model_name
+        from docvl.infer.vllm_cmd import build_vllm_command, require_vllm, served_model_name
 
         command = build_vllm_command(checkpoint, config, host="127.0.0.1", port=port)
+        require_vllm(command)
         base_url = f"http://127.0.0.1:{port}/v1"
+        self.checkpoint, self.served_name = checkpoint, served_model_name(checkpoint, config)
         self.server = ServerProcess(command, base_url, log_path, config.serve.startup_timeout_s)
         self.max_restarts = self.restarts_left = config.serve.max_restarts
         self._starts = 1
         self._restart_lock = threading.Lock()
-        self.server.start()
+        self._start_server()
         super().__init__(
             base_url,
-            model=served_model_name(checkpoint, config),
+            model=self.served_name,
             timeout_s=config.convert.request_timeout_s,
             concurrency=config.convert.concurrency,
             connect_retries=config.convert.connect_retries,
         )
 
-    def _on_unreachable(self) -> bool:
-        seen = self._starts
+    def _on_unreachable(self, seen: int | None = None, grace_s: float = 1.0) -> bool:
+        """True when vLLM (in its life `seen`, default: now) died and has been started again; False when it is
+        alive and does not exit within `grace_s`."""
+        seen = self._starts if seen is None else seen
         with self._restart_lock:
             if self._starts != seen:
                 return True  # refused by the server that died; another thread has started it again meanwhile
-            if self.server.alive() and not self.server.exits_within(1.0):
+            if self.server.alive() and not self.server.exits_within(grace_s):
                 return False  # alive but refusing: the usual retries with backoff decide
             if self.restarts_left <= 0:
+                from docvl.infer.vllm_cmd import failure_reason
+
                 process = self.server.process
-                last = _log_tail(self.server.log_path, 1)[-200:]
+                log = self.server.log_path
+                reason, last = failure_reason(_log_tail(log, 400)), _log_tail(log, 1)[-200:]
                 raise EngineUnavailableError(
                     f"vLLM exited with code {process.returncode if process else None} and serve.max_restarts="
                     f"{self.max_restarts} restarts are used up"
-                    + (f"; its last line: {last}" if last else "")
-                    + f" (log: {self.server.log_path})"
+                    + (f"; its reason: {reason}" if reason else f"; its last line: {last}" if last else "")
+                    + f" (log: {log})"
                 )
             self.restarts_left -= 1
-            self.server.start()
+            self._start_server()
             self._starts += 1
             return True
+
+    def _complete(self, request: PageRequest) -> Reply:
+        """An HTTP 5xx from a vLLM that then exits (its engine process died and its front end answers 500 until
+        it stops) is the server's failure, not the page's: the request goes to the restarted vLLM."""
+        while True:
+            seen = self._starts
+            reply = super()._complete(request)
+            dying = reply.error is not None and reply.error.startswith("HTTP 5")
+            if not (dying and self._on_unreachable(seen, VLLM_DYING_GRACE_S)):
+                return reply
+
+    def _start_server(self) -> None:
+        """Start vLLM and see it generate; when it cannot, the error carries vLLM's own reason from its log."""
+        from docvl.infer.vllm_cmd import check_generates, vllm_failure
+
+        try:
+            self.server.start()
+            check_generates(self.server.base_url, self.served_name)
+        except EngineError as exc:
+            self.server.stop()
+            raise vllm_failure(self.server.log_path, self.checkpoint, str(exc)) from None
 
     def close(self) -> None:
         super().close()

@@ -2,7 +2,8 @@
 
 `output_dir/checkpoint-N/` = HF weights (or LoRA adapter) + optimizer/scheduler/RNG state (the Trainer's) +
 the processor (chat template, and the image `size` training used) + `docvl.yaml`. `output_dir/final/` holds
-full weights (LoRA merged) that `from_pretrained` and vLLM load with nothing else.
+full weights (LoRA merged) that `from_pretrained` and vLLM load with nothing else; after a LoRA run also
+`final/adapter/`, the adapter it was merged from, so `docvl eval final --parity` can check the merge.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from docvl.errors import UsageError
 from docvl.io import check_writable
 
 FINAL_DIR = "final"
+ADAPTER_DIR = "adapter"
 TRAINER_STATE = "trainer_state.json"  # the Trainer writes it last: a checkpoint without it is incomplete
 _CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
 
@@ -79,7 +81,9 @@ def export_final(trainer: Any, processor: Any, config: DocvlConfig) -> Path:
     """Write `output_dir/final/`: merged full weights, processor, docvl.yaml (main process only)."""
     target = Path(trainer.args.output_dir) / FINAL_DIR
     model = trainer.accelerator.unwrap_model(trainer.model)
-    if hasattr(model, "merge_and_unload"):  # a peft model: fold the adapters into the base weights
+    if hasattr(model, "merge_and_unload"):  # a peft model: keep the adapter, then fold it into the base weights
+        if trainer.args.should_save:
+            model.save_pretrained(target / ADAPTER_DIR)
         model = model.merge_and_unload()
     state_dict = trainer.accelerator.get_state_dict(trainer.model_wrapped) if trainer.is_deepspeed_enabled else None
     if state_dict is not None and config.model.lora is not None:
