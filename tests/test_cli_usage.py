@@ -46,7 +46,7 @@ def usage_cases(tmp_path: Path, a_file: Path, ckpt: Path, busy_port: int) -> dic
     pdf = str(Path(__file__).parent / "fixtures" / "pdfs" / "edgar.pdf")
     pairs = str(Path(__file__).parent / "fixtures" / "pairs")
     return {
-        "prepare no source": (["prepare", "--out", str(tmp_path / "o")], "Missing argument"),
+        "prepare no source": (["prepare", "--out", str(tmp_path / "o")], "no sources given"),
         "prepare eval fraction": (["prepare", pdf, "--out", str(tmp_path / "o"), "--eval-fraction", "1.5"],
                                   "Invalid value for --eval-fraction"),
         "prepare missing source": (["prepare", str(tmp_path / "gone"), "--out", str(tmp_path / "o")],

@@ -12,7 +12,8 @@ The layers, bottom to top:
 * stages, in the order `data` < `infer` < `train` < `eval`: a stage imports core, and a lower stage only
   through that stage's public modules (`PUBLIC`); never a higher stage, never another stage's internals.
   (`train` may use `infer`'s generation routine; `eval` runs `infer` and `train`'s loss evaluation.)
-* apps: `cli`, `quickstart`, `__main__`, which may import anything; nothing imports an app.
+* apps: `cli`, `quickstart`, `envreport` (`docvl env`), `__main__`, which may import anything; nothing imports
+  an app.
 
 The test lists every violation at once, one line each, so a refactoring can see what is left.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 ROOT = "docvl"
 STAGES = ("data", "infer", "train", "eval")  # lowest first
-APPS = ("cli", "quickstart", "__main__")
+APPS = ("cli", "quickstart", "envreport", "__main__")
 # A stage's public modules: what higher stages may import (add a module here when it is meant for them).
 PUBLIC = {
     "data": {"docvl.data", "docvl.data.pageset", "docvl.data.dataset", "docvl.data.pipeline"},
@@ -41,7 +42,7 @@ PUBLIC = {
         "docvl.infer.convert",
         "docvl.infer.inputs",
     },
-    "train": {"docvl.train", "docvl.train.loss_eval"},
+    "train": {"docvl.train", "docvl.train.loss_eval", "docvl.train.checkpoint"},
     "eval": {"docvl.eval"},
 }
 

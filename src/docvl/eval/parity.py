@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from docvl.config import DocvlConfig
-from docvl.errors import DocvlError
 
 MIN_IDENTICAL = 0.95
 IMAGE_TOKEN = "<|image_pad|>"
@@ -208,17 +207,7 @@ def check_parity(
 
 def _served_engine(checkpoint: Path, config: DocvlConfig, server: str | None, work_dir: Path) -> Any:
     """The OpenAI-compatible side: `server`, else vLLM started on the checkpoint for this run."""
-    from docvl.infer.http_client import OpenAIEngine
-    from docvl.infer.vllm_server import VllmEngine
-    from docvl.system import free_port
+    from docvl.infer.factory import open_engine
 
-    if server:
-        engine = OpenAIEngine(server, timeout_s=config.convert.request_timeout_s, connect_retries=1)
-        try:
-            engine.resolve_model()
-        except DocvlError:
-            engine.close()
-            raise
-        return engine
-    port = free_port()
-    return VllmEngine(checkpoint, config, port=port, log_path=work_dir / f"vllm-{port}.log")
+    vllm = config.model_copy(update={"serve": config.serve.model_copy(update={"backend": "vllm"})})
+    return open_engine(vllm, server=server, model=None if server else checkpoint, log_dir=work_dir)
