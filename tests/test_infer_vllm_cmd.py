@@ -296,14 +296,17 @@ def _serve_args(ckpt: Path, program: Path, port: int) -> list[str]:
 
 
 def test_serve_vllm_that_lists_its_model_but_cannot_generate_fails_with_its_reason(
-    tiny_checkpoints: dict[str, Path], tmp_path: Path
+    tiny_checkpoints: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import tempfile
+
     from typer.testing import CliRunner
 
     from docvl.cli import app
     from docvl.system import free_port
 
     program, starts = _fake_vllm(tmp_path, k=0, log=HEAD_DIM_LOG)  # refuses docvl's one-token probe
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where docvl serve keeps vLLM's log
     ckpt = tiny_checkpoints["qwen2_5_vl"]
     result = CliRunner().invoke(app, _serve_args(ckpt, program, free_port()))
     lines = result.stderr.strip().splitlines()
@@ -315,6 +318,7 @@ def test_serve_vllm_that_lists_its_model_but_cannot_generate_fails_with_its_reas
         errors[0],
     ), errors
     log = Path(errors[0].rsplit("(log: ", 1)[1][:-1])
+    assert log.parent.parent == tmp_path
     assert "fake vllm: serving" in log.read_text() and "fake vllm: serving" in result.stderr  # followed live
     assert "serving " + str(ckpt) + " at" not in result.stderr
     pid = int(starts.read_text())
@@ -332,15 +336,15 @@ def test_serve_vllm_answers_then_passes_sigterm_on(tiny_checkpoints: dict[str, P
     program, starts = _fake_vllm(tmp_path, k=100)
     port = free_port()
     args = [*_serve_args(tiny_checkpoints["qwen3_vl"], program, port), "--", "--served-model-name", "reader"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "docvl.cli", *args], stderr=subprocess.PIPE, text=True, env=os.environ
-    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # where docvl serve keeps vLLM's log
+    server = subprocess.Popen([sys.executable, "-m", "docvl.cli", *args], stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert server.stderr is not None
         seen = [server.stderr.readline() for _ in range(2)]  # vLLM's own output, then ours once it generates
         assert seen[0].startswith("fake vllm: serving reader on 127.0.0.1"), seen
         url = f"http://127.0.0.1:{port}/v1"
-        assert re.fullmatch(rf"serving \S+ at {re.escape(url)} \(vLLM log: \S+vllm.log; Ctrl-C stops\)\n", seen[1])
+        log = re.escape(str(tmp_path)) + r"/docvl-serve-\w+/vllm.log"
+        assert re.fullmatch(rf"serving \S+ at {re.escape(url)} \(vLLM log: {log}; Ctrl-C stops\)\n", seen[1]), seen
         client = OpenAIEngine(url, model="reader", timeout_s=10.0, concurrency=1)
         try:
             status, _ = client.post_json("/chat/completions", {"model": "reader", "messages": []})
