@@ -56,6 +56,8 @@ class RecordingServer:
         self.server = ApiServer("127.0.0.1", port, model_name, self._chat, config_info=config_info)
 
     def _chat(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if isinstance(payload["messages"][-1]["content"], str):  # the one-token probe of a vLLM docvl started
+            return 200, completion_body(self.server.model_name, "OK", "length", 1, 1)
         with self._lock:
             self.requests.append(summarize(payload))
             self.models.append(payload.get("model"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -118,11 +119,13 @@ def test_auto_backend_is_transformers_without_a_gpu() -> None:
 
 # A stand-in for `vllm serve CKPT --host H --port P ...`: docvl's OpenAI-compatible ApiServer with a fixed valid
 # reply, on the port docvl chose; it appends a line to STARTS on each start, answers K chat requests (the first is
-# docvl's start-up probe), and dies (os._exit, no cleanup) on the next one, with that request in flight.
+# docvl's start-up probe), and dies (os._exit, no cleanup) on the next one, with that request in flight; or, given
+# a LOG, prints it and answers HTTP 500 from then on, as vLLM's CPU build does when its first forward pass fails.
+# SIGTERM ends it with exit code 5.
 FAKE_VLLM = """#!{python}
-import argparse, os, sys, threading
+import argparse, os, signal, sys, threading
 from docvl.infer.fakes import VALID_REPLY
-from docvl.infer.server import completion_body
+from docvl.infer.server import completion_body, error_body
 from docvl.infer.server_basic import ApiServer
 
 parser = argparse.ArgumentParser()
@@ -139,23 +142,28 @@ lock, answered = threading.Lock(), [0]
 
 def chat(payload):
     with lock:
+        if answered[0] >= {k} and {log!r}:
+            print({log!r}, flush=True)
+            return 500, error_body("EngineCore encountered an issue", "server_error")
         if answered[0] >= {k}:
             print("fake vllm: crashing", flush=True)
             os._exit(17)
         answered[0] += 1
     return 200, completion_body(args.served_model_name, VALID_REPLY, "stop", 100, 10)
 
-print(f"fake vllm: serving {{args.checkpoint}} on {{args.host}}:{{args.port}}", flush=True)
+signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(5))
+print(f"fake vllm: serving {{args.served_model_name}} on {{args.host}}:{{args.port}}", flush=True)
 ApiServer(args.host, args.port, args.served_model_name, chat).serve_forever()
 """
 ONE_PAGE = ["ambiguous.pdf", "dolma-page-1.pdf", "edgar.pdf", "olmo-page-1.pdf", "small_page_size.pdf"]
 
 
-def _fake_vllm(tmp_path: Path, k: int) -> tuple[Path, Path]:
-    """The fake `vllm` program (answers `k` chat requests per life) and the file it counts its starts in."""
+def _fake_vllm(tmp_path: Path, k: int, log: str = "") -> tuple[Path, Path]:
+    """The fake `vllm` program (answers `k` chat requests per life, then crashes or, given `log`, prints it and
+    refuses) and the file it counts its starts in."""
     starts = tmp_path / "starts.txt"
     program = tmp_path / "vllm"
-    program.write_text(FAKE_VLLM.format(python=sys.executable, starts=str(starts), k=k))
+    program.write_text(FAKE_VLLM.format(python=sys.executable, starts=str(starts), k=k, log=log))
     program.chmod(0o755)
     return program, starts
 
@@ -278,3 +286,75 @@ def test_missing_vllm_says_how_to_set_it_up(tiny_checkpoints: dict[str, Path], t
     result = CliRunner().invoke(app, ["serve", str(tiny_checkpoints["qwen3_vl"]), "--backend", "vllm", *sets])
     lines = result.stderr.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1 and "bash scripts/setup_vllm.sh" in lines[0], result.stderr
+
+
+def _serve_args(ckpt: Path, program: Path, port: int) -> list[str]:
+    return [
+        "serve", str(ckpt), "--backend", "vllm", "--port", str(port),
+        "--set", f"serve.vllm_executable={program}", "--set", "serve.startup_timeout_s=20",
+    ]  # fmt: skip
+
+
+def test_serve_vllm_that_lists_its_model_but_cannot_generate_fails_with_its_reason(
+    tiny_checkpoints: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from typer.testing import CliRunner
+
+    from docvl.cli import app
+    from docvl.system import free_port
+
+    program, starts = _fake_vllm(tmp_path, k=0, log=HEAD_DIM_LOG)  # refuses docvl's one-token probe
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where docvl serve keeps vLLM's log
+    ckpt = tiny_checkpoints["qwen2_5_vl"]
+    result = CliRunner().invoke(app, _serve_args(ckpt, program, free_port()))
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert result.exit_code == 1 and errors == lines[-1:], result.stderr
+    assert re.fullmatch(
+        rf"error: vLLM cannot serve {re.escape(str(ckpt))}: RuntimeError: Unsupported CPU attention configuration: "
+        r"head_dim=16 isa=2 kv_cache_idx=0 \(log: (.+)\)",
+        errors[0],
+    ), errors
+    log = Path(errors[0].rsplit("(log: ", 1)[1][:-1])
+    assert log.parent.parent == tmp_path
+    assert "fake vllm: serving" in log.read_text() and "fake vllm: serving" in result.stderr  # followed live
+    assert "serving " + str(ckpt) + " at" not in result.stderr
+    pid = int(starts.read_text())
+    with pytest.raises(ProcessLookupError):  # stopped (and reaped) before docvl returned
+        os.kill(pid, 0)
+
+
+def test_serve_vllm_answers_then_passes_sigterm_on(tiny_checkpoints: dict[str, Path], tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    from docvl.infer.http_client import OpenAIEngine
+    from docvl.system import free_port
+
+    program, starts = _fake_vllm(tmp_path, k=100)
+    port = free_port()
+    args = [*_serve_args(tiny_checkpoints["qwen3_vl"], program, port), "--", "--served-model-name", "reader"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # where docvl serve keeps vLLM's log
+    server = subprocess.Popen([sys.executable, "-m", "docvl.cli", *args], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stderr is not None
+        seen = [server.stderr.readline() for _ in range(2)]  # vLLM's own output, then ours once it generates
+        assert seen[0].startswith("fake vllm: serving reader on 127.0.0.1"), seen
+        url = f"http://127.0.0.1:{port}/v1"
+        log = re.escape(str(tmp_path)) + r"/docvl-serve-\w+/vllm.log"
+        assert re.fullmatch(rf"serving \S+ at {re.escape(url)} \(vLLM log: {log}; Ctrl-C stops\)\n", seen[1]), seen
+        client = OpenAIEngine(url, model="reader", timeout_s=10.0, concurrency=1)
+        try:
+            status, _ = client.post_json("/chat/completions", {"model": "reader", "messages": []})
+        finally:
+            client.close()
+        assert status == 200
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) == 5  # the fake vLLM's exit code on SIGTERM
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert starts.read_text().count("\n") == 1

@@ -97,7 +97,10 @@ def test_checkpoint_never_chooses_program_or_address(hostile_ckpt: Path, tmp_pat
 def test_hostile_checkpoint_runs_nothing_through_the_commands(
     hostile_ckpt: Path, heldout: Path, fixtures_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from docvl.infer import vllm_cmd
+
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(vllm_cmd, "project_vllm", lambda: None)  # `vllm` on PATH even where .venv-vllm is set up
     code, stdout, stderr = invoke("serve", str(hostile_ckpt), "--dry-run")
     assert code == 0, stderr
     assert stdout.startswith("vllm serve ") and "--host 127.0.0.1 --port 8000" in stdout and "0.0.0.0" not in stdout

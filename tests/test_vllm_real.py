@@ -116,6 +116,28 @@ def test_serve_convert_and_parity_qwen2_5_vl(tmp_path: Path, fixtures_dir: Path)
         assert server.wait(120) is not None
 
 
+def test_serve_checkpoint_vllm_cannot_serve_is_one_line_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vLLM's CPU build starts and lists a head-size-16 model, then fails its first forward pass: `docvl serve`
+    finds out before it says it serves, stops vLLM and exits 1 with vLLM's reason (about 50 s)."""
+    import psutil
+
+    from docvl.models.tiny import build_tiny
+
+    ckpt = build_tiny("qwen2_5_vl", tmp_path / "head16")  # the default size: text heads of 16
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where docvl serve keeps vLLM's log
+    run = docvl("serve", str(ckpt), "--backend", "vllm", "--port", "0", timeout=300)
+    lines = run.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert run.returncode == 1 and errors == lines[-1:], run.stderr[-3000:]
+    reason = "RuntimeError: Unsupported CPU attention configuration: head_dim=16"
+    assert errors[0].startswith(f"error: vLLM cannot serve {ckpt}: {reason}") and str(tmp_path) in errors[0]
+    assert not any(line.startswith("serving ") for line in lines)
+    left = [p.pid for p in psutil.process_iter(["cmdline"]) if str(ckpt) in " ".join(p.info["cmdline"] or [])]
+    assert not left, f"vLLM processes left running: {left}"
+
+
 def _figures(parity: dict) -> str:
     return json.dumps({key: value for key, value in parity.items() if key != "differences"})
 

@@ -325,6 +325,10 @@ def serve(
     cfg = _load_config_for_run(checkpoint, config, set_, backend)
     host, port = host or cfg.serve.host, port if port is not None else cfg.serve.port
     wants_vllm = dry_run or bool(extra)  # both only make sense for vLLM, whatever this machine has
+
+    def ready(url: str, where: str = "") -> None:
+        console.err().print(f"serving {checkpoint} at {url} ({where}Ctrl-C stops)", highlight=False)
+
     if not dry_run:
         check_port_free(host, port)
         name_cpu_accelerator()
@@ -333,21 +337,31 @@ def serve(
             raise typer.BadParameter("--dry-run and extra vLLM arguments need --backend vllm")
         from docvl.infer.server import serve_transformers
 
-        def ready(url: str) -> None:
-            console.err().print(f"serving {checkpoint} at {url} (Ctrl-C stops)", highlight=False)
-
         serve_transformers(checkpoint, cfg, host=host, port=port, ready=ready)
         return
+    import tempfile
+
     from docvl.infer.server import serve_vllm
     from docvl.infer.vllm_cmd import build_vllm_command, require_vllm
-    from docvl.models.registry import resolve_checkpoint
+    from docvl.system import free_port
 
+    if port == 0 and not dry_run:  # vLLM would pick one and not say which: pick it here
+        port = free_port()
     command = build_vllm_command(resolved, cfg, host=host, port=port, extra_args=extra or [])
     if dry_run:
         console.out().print(shlex.join(command), highlight=False, markup=False, soft_wrap=True)
         return
     require_vllm(command)
-    raise typer.Exit(serve_vllm(command))
+    log_path = Path(tempfile.mkdtemp(prefix="docvl-serve-")) / "vllm.log"
+    code = serve_vllm(
+        checkpoint,
+        command,
+        log_path=log_path,
+        startup_timeout_s=cfg.serve.startup_timeout_s,
+        echo=None if console.is_quiet() else sys.stderr,
+        ready=lambda url: ready(url, f"vLLM log: {log_path}; "),
+    )
+    raise typer.Exit(code)
 
 
 def _load_config_for_run(

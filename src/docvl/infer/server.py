@@ -10,20 +10,23 @@ then handed to `TransformersEngine`, which generates concurrent requests togethe
 the event loop only awaits. A client that leaves has its request dropped. Slow or idle connections cost a
 socket, not a thread, and are closed after `HEADER_TIMEOUT_S` without a request. SIGINT/SIGTERM stop it within
 `SHUTDOWN_GRACE_S` plus one generated token (the vLLM child is passed the signal).
+
+vLLM (`serve_vllm`) counts as serving once it has generated one token; its output goes to a log file and onto
+our stderr, and a checkpoint it cannot serve ends `docvl serve` with vLLM's own reason from that log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
-import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from docvl.infer.server_config import CONFIG_ROUTE, config_payload
 
@@ -78,7 +81,6 @@ def build_app(
 ) -> FastAPI:
     """The ASGI app serving `engine`; requests are checked by `checker` before they reach it."""
     import asyncio
-    import contextlib
     from concurrent.futures import ThreadPoolExecutor
 
     from fastapi import FastAPI, Request
@@ -290,27 +292,59 @@ def serve_transformers(
         engine.close()
 
 
-def _on_stop_signals(stop: Callable[[], None]) -> None:
-    """Call `stop` (from another thread) on SIGINT or SIGTERM."""
+@contextlib.contextmanager
+def _stop_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """While inside: call `stop` (from another thread) on SIGINT or SIGTERM; the former handlers after."""
 
     def handler(signum: int, frame: Any) -> None:
         threading.Thread(target=stop, daemon=True).start()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-
-
-def serve_vllm(command: list[str]) -> int:
-    """Run vLLM in the foreground with its output on ours; SIGINT/SIGTERM are passed on; its exit code."""
-    from docvl.infer.types import EngineError
-
+    former = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        process = subprocess.Popen(command)
-    except OSError as exc:
-        raise EngineError(f"cannot start {command[0]!r}: {exc.strerror}", hint="set serve.vllm_executable") from None
-    _on_stop_signals(process.terminate)
-    try:
-        return process.wait()
+        yield
     finally:
-        if process.poll() is None:
-            process.kill()
+        for number, action in former.items():
+            signal.signal(number, action)
+
+
+def serve_vllm(
+    checkpoint: str | Path,
+    command: list[str],
+    *,
+    log_path: Path,
+    startup_timeout_s: float,
+    echo: TextIO | None = None,
+    ready: Callable[[str], None] | None = None,
+) -> int:
+    """Run vLLM in the foreground until it stops; its exit code (128 + N when signal N ended it).
+
+    Its output goes to `log_path` and, as it comes, onto `echo`. It must answer /v1/models and generate one token
+    (vLLM's CPU build starts and lists a model whose first forward pass fails) before `ready(base_url)` is called;
+    otherwise it is stopped and the error carries vLLM's own reason from its log (`start_vllm`). SIGINT/SIGTERM
+    are passed on."""
+    from docvl.errors import DocvlError
+    from docvl.infer.vllm_cmd import served_endpoint
+    from docvl.infer.vllm_server import ServerProcess, start_vllm
+
+    url, model = served_endpoint(command)
+    server = ServerProcess(command, url, log_path, startup_timeout_s, echo=echo)
+    stopping = threading.Event()
+
+    def stop() -> None:
+        stopping.set()
+        server.stop()
+
+    with _stop_signals(stop):
+        try:
+            try:
+                start_vllm(server, model, checkpoint)
+            except DocvlError:
+                if not stopping.is_set():
+                    raise  # else a signal stopped it while starting: no failure of vLLM's
+            else:
+                if ready:
+                    ready(server.base_url)
+            code = server.wait()
+        finally:
+            server.stop()
+    return code if code >= 0 else 128 - code

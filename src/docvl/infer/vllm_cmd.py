@@ -190,6 +190,25 @@ def build_vllm_command(
     return command + list(extra_args)
 
 
+def option_value(command: list[str], flag: str) -> str | None:
+    """What `flag VALUE` or `flag=VALUE` in a vLLM argv gives; the last one wins, as argparse reads it."""
+    value = None
+    for i, word in enumerate(command):
+        if word == flag and i + 1 < len(command):
+            value = command[i + 1]
+        elif word.startswith(flag + "="):
+            value = word.split("=", 1)[1]
+    return value
+
+
+def served_endpoint(command: list[str]) -> tuple[str, str]:
+    """(base URL to reach it from this machine, model name) of the server that a `build_vllm_command` argv starts,
+    extra arguments included (they may change all three); a wildcard host (0.0.0.0, ::) is reached on loopback."""
+    host, port, model = (str(option_value(command, flag)) for flag in ("--host", "--port", "--served-model-name"))
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/v1", model
+
+
 # `RuntimeError: why`, at the start of a line or after vLLM's `(Worker pid=N) ERROR date [file:line] ` prefix.
 _EXCEPTION_LINE = re.compile(r"(?:^|\] |\) )([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
 # Wrappers that vLLM's engine and front-end raise around a worker's failure; the cause is the line to report.

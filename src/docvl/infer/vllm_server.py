@@ -4,11 +4,12 @@ dies; spoken to over HTTP like any OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import codecs
 import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from docvl.infer.http_client import OpenAIEngine, normalize_base_url
 from docvl.infer.types import EngineError, EngineUnavailableError, PageRequest, Reply
@@ -26,26 +27,75 @@ def _log_tail(path: Path, lines: int = 20) -> str:
 
 
 class ServerProcess:
-    """A child server (vLLM) with its log in a file: start, wait for /v1/models, stop, restart."""
+    """A child server (vLLM) with its log in a file: start, wait for /v1/models, stop, restart.
 
-    def __init__(self, command: list[str], base_url: str, log_path: Path, startup_timeout_s: float):
+    With `echo`, a thread also copies the log onto that stream as it grows (`docvl serve` in the foreground), and
+    errors then name the log instead of repeating its tail."""
+
+    def __init__(
+        self,
+        command: list[str],
+        base_url: str,
+        log_path: Path,
+        startup_timeout_s: float,
+        echo: TextIO | None = None,
+    ):
         self.command = command
         self.base_url = normalize_base_url(base_url)
         self.log_path = log_path
         self.startup_timeout_s = startup_timeout_s
+        self.echo = echo
         self.process: subprocess.Popen[bytes] | None = None
+        self._follower: threading.Thread | None = None
 
     def start(self) -> None:
         """Start the child and wait until it answers; EngineError with the log's tail when it does not."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
+            offset = log.tell()
             try:
                 self.process = subprocess.Popen(
                     self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
                 )
             except OSError as exc:
                 raise EngineError(f"cannot start {self.command[0]!r}: {exc.strerror}") from None
+        if self.echo is not None:
+            self._follower = threading.Thread(
+                target=self._follow, args=(self.process, offset, self.echo), name="docvl-vllm-log", daemon=True
+            )
+            self._follower.start()
         self.wait_ready()
+
+    def _follow(self, process: subprocess.Popen[bytes], offset: int, echo: TextIO) -> None:
+        """Copy the log from `offset` onto `echo` until `process` has exited and all it wrote is copied."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            while True:
+                exited = process.poll() is not None  # read once more after the exit: what it wrote last
+                chunk = log.read(65536)
+                if chunk:
+                    echo.write(decoder.decode(chunk))
+                    echo.flush()
+                elif exited:
+                    return
+                else:
+                    time.sleep(0.2)
+
+    def _log_excerpt(self) -> str:
+        """For an error: the log's tail, or only where it is when its lines were shown already."""
+        return f" (log: {self.log_path})" if self.echo is not None else f":\n{_log_tail(self.log_path)}"
+
+    def wait(self) -> int:
+        """Until the child exits (its log copied out): its exit code."""
+        assert self.process is not None, "not started"
+        code = self.process.wait()
+        self._join_follower()
+        return code
+
+    def _join_follower(self) -> None:
+        if self._follower is not None:
+            self._follower.join(10.0)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -66,7 +116,7 @@ class ServerProcess:
             while time.monotonic() < deadline:
                 if not self.alive():
                     code = self.process.returncode if self.process else None
-                    raise EngineError(f"server exited with code {code} while starting:\n{_log_tail(self.log_path)}")
+                    raise EngineError(f"server exited with code {code} while starting{self._log_excerpt()}")
                 try:
                     probe.request("GET", "/models", None, timeout=5.0)
                     return
@@ -76,20 +126,34 @@ class ServerProcess:
             probe.close()
         self.stop()
         raise EngineError(
-            f"server did not answer {self.base_url}/models within {self.startup_timeout_s:g} s:\n"
-            f"{_log_tail(self.log_path)}"
+            f"server did not answer {self.base_url}/models within {self.startup_timeout_s:g} s{self._log_excerpt()}"
         )
 
     def stop(self, grace_s: float = 30.0) -> None:
         """SIGTERM, then SIGKILL after `grace_s`."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._join_follower()
+
+
+def start_vllm(server: ServerProcess, model: str, checkpoint: str | Path) -> None:
+    """Start vLLM and see it generate one token as `model`; when it cannot, stop it and raise the error with vLLM's
+    own reason from its log (`docvl.infer.vllm_cmd.vllm_failure`: exit 1, or 2 for a broken environment)."""
+    from docvl.infer.vllm_cmd import check_generates, vllm_failure
+
+    try:
+        server.start()
+        check_generates(server.base_url, model)
+    except EngineError as exc:
+        server.stop()
+        raise vllm_failure(server.log_path, checkpoint, str(exc)) from None
 
 
 # How long a vLLM that answered HTTP 5xx may take to exit before the answer counts as the page's failure.
@@ -156,15 +220,8 @@ class VllmEngine(OpenAIEngine):
                 return reply
 
     def _start_server(self) -> None:
-        """Start vLLM and see it generate; when it cannot, the error carries vLLM's own reason from its log."""
-        from docvl.infer.vllm_cmd import check_generates, vllm_failure
-
-        try:
-            self.server.start()
-            check_generates(self.server.base_url, self.served_name)
-        except EngineError as exc:
-            self.server.stop()
-            raise vllm_failure(self.server.log_path, self.checkpoint, str(exc)) from None
+        """Start vLLM (again) and see it generate."""
+        start_vllm(self.server, self.served_name, self.checkpoint)
 
     def close(self) -> None:
         super().close()
