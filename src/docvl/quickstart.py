@@ -355,7 +355,7 @@ def _convert_summary(data: dict[str, Any], converted: Path) -> str:
     pages = _converted_pages(converted)
     fallback = sum(1 for page in pages if page.get("fallback"))
     return (
-        f"{data['documents']} held-out PDFs ({data['skipped']} reused) into {converted}: "
+        f"{data['documents'] + data['skipped']} held-out PDFs ({data['skipped']} reused) into {converted}: "
         f"{len(pages) - fallback} of {len(pages)} pages from the model, {fallback} from the text layer; "
         f"{_failed_documents(converted)}"
     )
