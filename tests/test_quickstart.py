@@ -1,4 +1,5 @@
-"""The README's first command: `docvl quickstart` runs the whole loop for real, and a re-run reuses it."""
+"""The README's first command: `docvl quickstart` runs the whole loop on synthetic pages for real, says honestly
+whether its model reads, and a re-run reuses what is done."""
 
 import json
 import subprocess
@@ -26,34 +27,53 @@ def _quickstart(workdir: Path, *flags: str) -> dict:
 
 @pytest.mark.slow
 def test_quickstart_end_to_end_then_reused(tmp_path: Path) -> None:
+    from docvl.config import load_config
+    from docvl.quickstart import CONVERT_DOCUMENTS, learn_config
+
     first = _quickstart(tmp_path)
     stages = {stage["name"]: stage for stage in first["stages"]}
     assert list(stages) == ["prepare", "validate", "train", "eval", "serve", "convert", "stop"]
-    assert stages["validate"]["summary"] == "8 of 8 pairs pass every check"
-    assert "held-out: 2 pages" in stages["eval"]["summary"]
-    # every stage left its real output behind
-    assert len(read_jsonl(tmp_path / "pages" / "manifest.jsonl")) == 8
+    manifest = read_jsonl(tmp_path / "pages" / "manifest.jsonl")
+    heldout = {Path(record["pdf"]).name for record in manifest if record["split"] == "eval"}
+    assert len(manifest) == load_config(learn_config()).synthetic.pages and heldout
+    assert stages["validate"]["summary"] == f"{len(manifest)} of {len(manifest)} pairs pass every check"
     for name in ("checkpoint-10", "final"):
         assert (tmp_path / "train" / name / "docvl.yaml").is_file()
-        assert (tmp_path / "train" / name / "config.json").is_file()
+    assert "tiny:qwen2_5_vl-reader" in (tmp_path / "train" / "final" / "docvl.yaml").read_text()
+
+    # the eval report stays in the work dir: held-out pages and the unit tests prepare generated for them
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert first["eval_report"] == str(tmp_path / "eval.json")
+    assert report["sets"]["heldout"]["pages"] == len(heldout)
+    tests = report["bench"]["tests"]
+    assert tests and {test["pdf"] for test in tests} <= heldout
+    assert f"unit tests {sum(t['pass'] for t in tests)} of {len(tests)} pass" in stages["eval"]["summary"]
+
+    # convert reads held-out PDFs only, through the server
     records = read_jsonl(tmp_path / "converted" / "results.jsonl")
-    assert len(records) == 2
-    assert sorted(p.name for p in (tmp_path / "converted").glob("*.md")) == ["small_page_size.md", "some_ocr1.md"]
+    assert len(records) == min(CONVERT_DOCUMENTS, len(heldout)) and {r["path"] for r in records} <= heldout
+    pages = [page for record in records for page in record["pages"]]
+    own = sum(not page["fallback"] for page in pages)
+    assert f"{own} of {len(pages)} pages from the model" in stages["convert"]["summary"]
     assert stages["stop"]["summary"] == "server stopped (exit code 0)"
-    failed = sum(record["status"] == "failed" for record in records)
-    expected = f"{failed} of 2 documents failed" if failed else "all 2 documents done"
-    assert expected in stages["convert"]["summary"]
+
+    # the summary shows one page and says, in one line, whether the model reads (10 steps cannot)
+    sample = first["sample"]
+    assert sample["pdf"] in heldout and sample["markdown"].startswith("---\n") and sample["gold"].startswith("---\n")
+    assert sample["from_model"] == bool(own)
+    assert first["verdict"].startswith("the model does not read yet") and "\n" not in first["verdict"]
 
     second = _quickstart(tmp_path, "-q")
-    again = {stage["name"]: stage["summary"] for stage in second["stages"]}
-    assert "(8 documents reused)" in again["prepare"]
-    assert again["train"].startswith("reused ")
-    assert "2 reused" in again["convert"]
-    assert len(read_jsonl(tmp_path / "converted" / "results.jsonl")) == 2
+    again = {stage["name"]: stage for stage in second["stages"]}
+    assert f"({len(manifest)} pages reused)" in again["prepare"]["summary"]
+    assert again["train"]["reused"] and again["train"]["summary"].startswith("reused ")
+    assert again["eval"]["reused"] and again["eval"]["summary"].startswith(f"reused {tmp_path / 'eval.json'}")
+    assert f"({len(records)} reused)" in again["convert"]["summary"]
+    assert second["verdict"] == first["verdict"]
 
 
 def test_quickstart_data_ships_inside_the_package(tmp_path: Path) -> None:
-    """A copy of the package alone (as a wheel installs it), run from elsewhere, finds its data and config."""
+    """A copy of the package alone (as a wheel installs it), run from elsewhere, finds its data and configs."""
     import shutil
 
     import docvl
@@ -61,10 +81,10 @@ def test_quickstart_data_ships_inside_the_package(tmp_path: Path) -> None:
     site = tmp_path / "site"
     shutil.copytree(Path(docvl.__file__).parent, site / "docvl", ignore=shutil.ignore_patterns("__pycache__"))
     code = (
-        "from docvl.quickstart import examples_dir, tiny_config; from docvl.config import load_config; "
-        "e = examples_dir(); print(e); print(tiny_config()); "
+        "from docvl.quickstart import examples_dir, learn_config, tiny_config; from docvl.config import load_config; "
+        "e = examples_dir(); print(e); print(tiny_config()); print(learn_config()); "
         "assert len(list((e / 'pairs').glob('*.md'))) == 8 and (e / 'pdfs' / 'some_ocr1.pdf').is_file(); "
-        "load_config(tiny_config())"
+        "load_config(tiny_config()); assert load_config(learn_config()).synthetic.pages > 0"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                           env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})  # fmt: skip
@@ -86,3 +106,50 @@ def test_failed_documents_are_in_the_summary(tmp_path: Path) -> None:
     lines = [{"path": "a.pdf", "status": "failed"}, {"path": "b.pdf", "status": "ok"}]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert _failed_documents(tmp_path).startswith("1 of 2 documents failed")
+
+
+def _report(edit_distance: float, passed: float) -> dict:
+    return {"sets": {"heldout": {"edit_distance_pooled": edit_distance}}, "bench": {"overall": passed}}
+
+
+def _page(text: str, fallback: bool = False) -> dict:
+    return {"pdf": "p.pdf", "text": text, "fallback": fallback, "front_matter": {"primary_language": "en"}}
+
+
+@pytest.mark.parametrize(
+    ("report", "pages", "expected"),
+    [
+        (_report(0.05, 0.9), [_page("x", fallback=True)], "does not read yet: every converted page fell back"),
+        (
+            _report(0.74, 0.4),
+            [_page("As."), _page("As.")],
+            "does not read yet: 2 of 2 converted pages are its own "
+            "replies (1 different), but held-out edit distance 0.74",
+        ),
+        (_report(0.05, 0.9), [_page("a"), _page("b", fallback=True)], "reads these pages: held-out edit distance 0.05"),
+        (_report(0.05, 0.5), [_page("a")], "does not read yet"),
+    ],
+)
+def test_the_verdict_says_whether_the_model_reads(report: dict, pages: list, expected: str) -> None:
+    from docvl.quickstart import verdict
+
+    assert expected in verdict(report, pages)
+
+
+def test_the_sample_is_a_page_the_model_wrote_whose_gold_has_text(tmp_path: Path) -> None:
+    from docvl.quickstart import _sample_page
+
+    (tmp_path / "eval").mkdir()
+    head = "---\nprimary_language: en\nis_rotation_valid: True\nrotation_correction: 0\nis_table: False\n"
+    (tmp_path / "eval" / "blank.md").write_text(head + "is_diagram: False\n---")
+    (tmp_path / "eval" / "words.md").write_text(head + "is_diagram: False\n---\nThis for on.")
+    pages = [
+        {**_page("", fallback=False), "pdf": "blank.pdf"},
+        {**_page("text layer", fallback=True), "pdf": "words.pdf"},
+        {**_page("This for on."), "pdf": "words.pdf"},
+    ]
+    sample = _sample_page(pages, tmp_path)
+    assert sample is not None and sample.from_model and sample.pdf == "words.pdf"
+    assert sample.markdown.endswith("---\nThis for on.") and sample.gold.endswith("This for on.")
+    assert _sample_page(pages[1:2], tmp_path).from_model is False  # nothing of its own: the fallback, labelled
+    assert _sample_page([], tmp_path) is None

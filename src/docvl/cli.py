@@ -8,6 +8,7 @@ inside the commands that need them, so `docvl --help` and `docvl validate` start
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import sys
@@ -677,37 +678,58 @@ def quickstart(
     workdir: Annotated[Path, typer.Option(help="Where every stage writes; a re-run reuses it.")] = Path(
         "runs/quickstart"
     ),
-    steps: Annotated[int, typer.Option(help="Training steps of the tiny model.")] = 30,
+    steps: Annotated[
+        int | None,
+        typer.Option(help="Training steps of the tiny model (default: the recipe's own, configs/tiny-learn.yaml)."),
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """The whole loop on the bundled samples and a tiny model, on CPU: prepare, validate, train, eval, serve,
-    convert, each as the real command."""
+    """The whole loop on synthetic pages and a tiny model that learns, on CPU: prepare, validate, train, eval,
+    serve, convert held-out pages, each as the real command."""
     from rich.table import Table
 
     from docvl.quickstart import run_quickstart
 
+    if steps is not None and steps < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--steps")
     err = console.err()
     started = time.perf_counter()
     announce = lambda stage: err.print(f"[bold]>[/bold] {stage}")  # noqa: E731
-    results = run_quickstart(workdir, steps, progress=announce, show_training=not console.is_quiet())
+    result = run_quickstart(workdir, steps, progress=announce, show_training=not console.is_quiet())
     total = time.perf_counter() - started
+    sample = result.sample
     if json_:
         _print_json(
             {
                 "workdir": str(workdir),
                 "seconds": round(total, 1),
-                "stages": [{"name": r.name, "seconds": round(r.seconds, 1), "summary": r.summary} for r in results],
+                "stages": [
+                    {"name": r.name, "seconds": round(r.seconds, 1), "reused": r.reused, "summary": r.summary}
+                    for r in result.stages
+                ],
+                "verdict": result.verdict,
+                "eval_report": str(result.eval_report),
+                "sample": None if sample is None else dataclasses.asdict(sample),
             }
         )
         return
+    out = console.out()
     table = Table(title=f"docvl quickstart in {workdir} ({total:.0f} s)")
     for column in ("stage", "seconds", "what it did"):
         table.add_column(column)
-    for result in results:
-        table.add_row(result.name, "reused" if result.reused else f"{result.seconds:.1f}", result.summary)
-    console.out().print(table)
-    console.out().print(
-        f"page set {workdir / 'pages'} · checkpoints {workdir / 'train'} · Markdown {workdir / 'converted'}",
+    for stage in result.stages:
+        table.add_row(stage.name, "reused" if stage.reused else f"{stage.seconds:.1f}", stage.summary)
+    out.print(table)
+    if sample is not None:
+        source = "the model's own Markdown" if sample.from_model else "the text layer (the model's reply failed)"
+        out.print(f"\n{sample.pdf}, {source}:", highlight=False, markup=False)
+        out.print(sample.markdown, highlight=False, markup=False)
+        out.print("\nits gold Markdown:", highlight=False, markup=False)
+        out.print(sample.gold.rstrip(), highlight=False, markup=False)
+    out.print(f"\n{result.verdict}", highlight=False, markup=False)
+    out.print(
+        f"page set {workdir / 'pages'} · checkpoints {workdir / 'train'} · eval report {result.eval_report} · "
+        f"Markdown {workdir / 'converted'}",
         highlight=False,
     )
 
