@@ -23,12 +23,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from docvl.eval.heldout import effective_front_matter
-from docvl.infer.convert import read_results
+from docvl.infer import read_results
 from docvl.page import parse_page
 from docvl.pdf import PdfFile
+from docvl.results import PageResult
 from docvl.scoring.metrics import levenshtein
 from docvl.scoring.normalize import normalize_text
+from docvl.scoring.pages import effective_front_matter
 
 
 def _docvl(*args: str) -> dict[str, Any]:
@@ -51,10 +52,10 @@ def blank_copy(pdfs: list[Path], target: Path) -> None:
         canvas.save()
 
 
-def convert(checkpoint: Path, source: Path, out: Path) -> dict[str, dict[str, Any]]:
-    """Page record per PDF stem, from `docvl convert --model`."""
+def convert(checkpoint: Path, source: Path, out: Path) -> dict[str, PageResult]:
+    """Page result per PDF stem, from `docvl convert --model`."""
     _docvl("convert", str(source), "--model", str(checkpoint), "--out", str(out), "--json", "--workers", "1")
-    return {Path(path).stem: record["pages"][0] for path, record in read_results(out).items()}
+    return {Path(path).stem: record.pages[0] for path, record in read_results(out).items() if record.pages}
 
 
 def measure(checkpoint: Path, pages: Path, work: Path) -> dict[str, Any]:
@@ -64,11 +65,11 @@ def measure(checkpoint: Path, pages: Path, work: Path) -> dict[str, Any]:
     real = convert(checkpoint, pages / "eval", work / "converted")
     blank = convert(checkpoint, blank_dir, work / "converted-blank")
 
-    def cer(records: dict[str, dict[str, Any]]) -> float:
+    def cer(records: dict[str, PageResult]) -> float:
         distance = length = 0
         for stem, page in gold.items():
-            record = records.get(stem) or {}
-            text = "" if record.get("fallback", True) else record.get("text", "")
+            record = records.get(stem)
+            text = record.text if record and not record.fallback else ""
             reference = normalize_text(page.text)
             distance += levenshtein(normalize_text(text), reference)
             length += len(reference)
@@ -77,20 +78,20 @@ def measure(checkpoint: Path, pages: Path, work: Path) -> dict[str, Any]:
     turned = [stem for stem, page in gold.items() if page.front_matter.rotation_correction]
     detected = 0
     for stem in turned:
-        record = real.get(stem) or {}
-        if record.get("front_matter"):
-            effective = effective_front_matter(record["front_matter"], int(record.get("rotation") or 0))
+        record = real.get(stem)
+        if record and not record.fallback and record.front_matter:
+            effective = effective_front_matter(record.front_matter, record.rotation)
             detected += effective.rotation_correction == gold[stem].front_matter.rotation_correction
     outputs = work / "bench-outputs"
     shutil.rmtree(outputs, ignore_errors=True)
     outputs.mkdir(parents=True)
     for stem, record in real.items():
-        (outputs / f"{stem}_pg1_repeat1.md").write_text(record.get("text", ""), encoding="utf-8")
+        (outputs / f"{stem}_pg1_repeat1.md").write_text("" if record.fallback else record.text, encoding="utf-8")
     bench = _docvl("eval", "--bench", str(pages / "bench"), "--outputs", str(outputs), "--json")["bench"]
     tests = bench["tests"]
     return {
         "pages": len(gold),
-        "parsed": sum(not r.get("fallback", True) for r in real.values()) / len(gold),
+        "parsed": sum(not r.fallback for r in real.values()) / len(gold),
         "rotation_detected": detected / len(turned) if turned else None,
         "turned_pages": len(turned),
         "cer": round(cer(real), 4),

@@ -23,7 +23,15 @@ from docvl.errors import ConfigError
 TINY_PREFIX = "tiny:"
 TINY_FAMILIES = ("qwen2_5_vl", "qwen3_vl")
 # Bump when the tiny recipe changes, so stale cached folders are not reused.
-TINY_VERSION = 1
+TINY_VERSION = 2
+# Pixel normalization of the tiny processors: paper white (1.0) becomes exactly 0 and ink -2. With Qwen2.5-VL's
+# bias-free patch embedding and zero-initialized biases, a blank patch then yields a zero feature, so what the
+# random tower passes on is the ink alone, not a background shared by every page that drowns it (Qwen3-VL adds
+# position embeddings, so there it only removes the shared pixel offset). With the Qwen
+# defaults (white = +2) the random tower's features differed by a few percent between pages and the tiny model
+# never learned to read (teacher-forced loss the same with a blank image); with this it does (bench/).
+PAPER_WHITE_MEAN = [1.0, 1.0, 1.0]
+PAPER_WHITE_STD = [0.5, 0.5, 0.5]
 DEFAULT_SEED = 0
 
 
@@ -201,7 +209,9 @@ def _build_qwen2_5_vl(tokenizer, size: TinySize):
         tie_word_embeddings=True,
         **_token_ids(tokenizer),
     )
-    return Qwen2_5_VLForConditionalGeneration(config), Qwen2VLImageProcessor()
+    return Qwen2_5_VLForConditionalGeneration(config), Qwen2VLImageProcessor(
+        image_mean=PAPER_WHITE_MEAN, image_std=PAPER_WHITE_STD
+    )
 
 
 def _build_qwen3_vl(tokenizer, size: TinySize):
@@ -230,8 +240,8 @@ def _build_qwen3_vl(tokenizer, size: TinySize):
     )
     image_processor = Qwen2VLImageProcessor(
         patch_size=16,
-        image_mean=[0.5, 0.5, 0.5],
-        image_std=[0.5, 0.5, 0.5],
+        image_mean=PAPER_WHITE_MEAN,
+        image_std=PAPER_WHITE_STD,
         size={"shortest_edge": 65536, "longest_edge": 16777216},
     )
     return Qwen3VLForConditionalGeneration(config), image_processor
