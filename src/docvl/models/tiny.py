@@ -7,7 +7,7 @@ learned the synthetic word lists, so words are one or two tokens). Each size is 
 holding a real HF checkpoint: config.json, weights, a ByteLevel-BPE tokenizer trained on a fixed corpus with the
 Qwen special tokens, a Qwen-style chat template (with `{% generation %}` markers) and the family's processor.
 Every setting that must agree between tokenizer, text model and vision tower is derived here in one place
-(see ../shared/NOTES-cpu-stack.md for what breaks when they do not).
+(token ids, vocabulary size, mrope sections, output widths: each mismatch fails only at the first forward pass).
 """
 
 from __future__ import annotations
