@@ -684,7 +684,7 @@ def quickstart(
     ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """The whole loop on synthetic pages and a tiny model that learns, on CPU: prepare, validate, train, eval,
+    """The whole loop on synthetic pages and a tiny model trained on CPU: prepare, validate, train, eval,
     serve, convert held-out pages, each as the real command."""
     from rich.table import Table
 
