@@ -37,6 +37,17 @@ def test_first_difference_and_tolerance() -> None:
 
 
 @pytest.mark.slow
+def test_token_ids_decide_where_the_decoders_differ() -> None:
+    """A barely trained model emits bytes that form no character: transformers decodes them as U+FFFD, vLLM's
+    incremental detokenizer holds them back. Same ids (vLLM's ending in the stop token) are the same reply."""
+    from docvl.eval.parity import first_difference, same_token_ids
+
+    assert first_difference(" \ufffd \ufffd", "") == 0
+    assert same_token_ids((5, 9, 5), [5, 9, 5, 2], end_ids={2}) is True
+    assert same_token_ids((5, 9, 5), [5, 9, 6, 2], end_ids={2}) is False
+    assert same_token_ids((5, 9, 5), None, end_ids={2}) is None
+
+
 def test_parity_against_a_server(tiny_checkpoints: dict[str, Path], fixtures_dir: Path, tmp_path: Path) -> None:
     ckpt = str(tiny_checkpoints["qwen2_5_vl"])
     port = free_port()

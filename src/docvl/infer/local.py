@@ -89,6 +89,7 @@ def _generate_batch(
                 finish_reason="length" if end is None else "stop",
                 prompt_tokens=int(sum(mask)),
                 completion_tokens=len(tokens) + (end is not None),
+                token_ids=tuple(tokens),
                 seconds=seconds,
             )
         )

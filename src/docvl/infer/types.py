@@ -47,6 +47,7 @@ class Reply:
     completion_tokens: int = 0
     seconds: float = 0.0
     error: str | None = None
+    token_ids: tuple[int, ...] = ()  # the reply's tokens, where the engine knows them (in-process generation)
 
 
 def chat_messages(request: PageRequest) -> list[dict[str, Any]]:
