@@ -407,7 +407,7 @@ def convert(
 ) -> None:
     """Convert documents to Markdown (+ one JSONL record per document); resumable, shardable."""
     from docvl.errors import UsageError
-    from docvl.infer.convert import convert as run_convert
+    from docvl.infer.convert import convert_docs
     from docvl.infer.factory import open_engine
     from docvl.infer.inputs import collect_inputs, parse_shard
     from docvl.io import check_writable
@@ -428,7 +428,7 @@ def convert(
         if saved_config_path(model) is not None:
             model = None  # a local checkpoint gave the config; the server names the model its own way
     shard_spec = parse_shard(shard) if shard else None
-    docs = collect_inputs(inputs, out)[0]
+    docs, refused = collect_inputs(inputs, out)
     if not docs:  # cheap checks first: the model may take minutes to load
         raise UsageError(f"no documents to convert in {', '.join(inputs)} (looked for PDF, PNG and JPEG files)")
     check_writable(out, folder=True)
@@ -438,8 +438,9 @@ def convert(
     engine = open_engine(cfg, server=server, api_key=api_key, model=model, log_dir=out / ".docvl")
     try:
         with _convert_progress(lambda: _pages_to_convert(docs, out, pages, shard_spec)) as (report, on_page):
-            summary = run_convert(
-                inputs,
+            summary = convert_docs(
+                docs,
+                refused,
                 out,
                 engine,
                 cfg,

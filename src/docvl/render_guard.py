@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docvl import errors
+from docvl.config import DataConfig, field_default
 from docvl.errors import PdfRenderError
 
 if TYPE_CHECKING:
     from PIL import Image
-
-    from docvl.config import DataConfig
 
 _START_TIMEOUT_S = 120
 
@@ -38,8 +37,8 @@ _START_TIMEOUT_S = 120
 class RenderLimits:
     """Per page: `memory_mb` above the helper's resting size, `timeout_s` of wall time (0: no limit)."""
 
-    memory_mb: int = 1024
-    timeout_s: float = 60.0
+    memory_mb: int = field_default(DataConfig, "render_memory_mb")
+    timeout_s: float = field_default(DataConfig, "render_timeout_s")
 
     @classmethod
     def from_config(cls, data: DataConfig) -> RenderLimits:

@@ -475,6 +475,26 @@ def convert(
 ) -> ConvertSummary:
     """Convert every input document into `out` (see the module docstring for the layout and guarantees)."""
     docs, refused = collect_inputs(inputs, Path(out))
+    return convert_docs(
+        docs, refused, out, engine, config, pages=pages, render_workers=render_workers, shard=shard,
+        report=report, on_page=on_page,
+    )  # fmt: skip
+
+
+def convert_docs(
+    docs: list[InputDoc],
+    refused: list[str],
+    out: str | Path,
+    engine: Engine,
+    config: DocvlConfig,
+    *,
+    pages: str | None = None,
+    render_workers: int | None = None,
+    shard: tuple[int, int] | None = None,
+    report: Callable[[str], None] | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+) -> ConvertSummary:
+    """`convert` of documents already collected (`collect_inputs`), with the problem lines of those it refused."""
     for line in refused:
         (report or (lambda _: None))(line)
     converter = Converter(
