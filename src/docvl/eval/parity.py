@@ -180,15 +180,16 @@ def check_parity(
     from docvl.infer.local import end_token_ids
     from docvl.infer.request import page_request
     from docvl.models.messages import encode_prompt
-    from docvl.pdf import render_page
+    from docvl.rendering import RenderSettings
 
     generation = eval_generation_config(config)
     generator = _transformers_generator(checkpoint, config)
     image_token_id = generator.processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    settings = RenderSettings.from_config(config)
     pages, requests, train_ids, replies = [], [], [], []
     start = time.perf_counter()
     for name, pdf in pairs:
-        image = render_page(pdf, 0, config.data.target_longest_image_dim)
+        image = settings.render_pdf_page(pdf)
         request = page_request(image, generation, temperature=0.0)
         ids = encode_prompt(generator.processor, image, request.prompt, image_first=request.image_first)
         train_ids.append(ids["input_ids"][0].tolist())

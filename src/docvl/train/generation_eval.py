@@ -88,14 +88,13 @@ class GenerationEval(TrainerCallback):
         from docvl.infer.local import generate_replies
         from docvl.infer.request import page_request
         from docvl.infer.types import Reply
-        from docvl.pdf import PdfFile
+        from docvl.rendering import RenderSettings
 
-        data = self.config.data
+        settings = RenderSettings.from_config(self.config)
         requests, replies = {}, {}
         for number, pair in enumerate(pairs):
             try:
-                with PdfFile(pair.pdf, max_page_inches=data.max_page_inches) as pdf:
-                    image = pdf.render(0, data.target_longest_image_dim)
+                image = settings.render_pdf_page(pair.pdf)
             except DocvlError as exc:
                 replies[number] = Reply(error=exc.message)
                 continue
