@@ -673,6 +673,28 @@ def _eval_progress(description: str, total: int) -> Any:
         yield lambda pages, fallbacks: advance(pages)
 
 
+@app.command(epilog="Example: `docvl export --soup runs/seed1/final runs/seed2/final runs/seed3/final --out runs/soup`")
+@_stage
+def export(
+    checkpoints: Annotated[list[Path], typer.Argument(help="Checkpoint folders of one model (same docvl.yaml model).")],
+    out: Annotated[Path, typer.Option("--out", help="The folder to write (must not hold files yet).")],
+    soup: Annotated[bool, typer.Option("--soup", help="Average the checkpoints' weights (model souping).")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Write a new checkpoint made from others: with --soup, the element-wise mean of their weights."""
+    if not soup:
+        raise UsageError("say what to export", hint="--soup averages the checkpoints' weights")
+    from docvl.train.soup import soup as make_soup
+
+    started = time.perf_counter()
+    target = make_soup(checkpoints, out)
+    seconds = time.perf_counter() - started
+    if json_:
+        _print_json({"out": str(target), "sources": [str(p) for p in checkpoints], "seconds": round(seconds, 1)})
+    elif not console.is_quiet():
+        console.out().print(f"souped {len(checkpoints)} checkpoints into {target} ({seconds:.1f} s)", highlight=False)
+
+
 @app.command(epilog="Example: `docvl quickstart --workdir runs/quickstart`")
 @_stage
 def quickstart(

@@ -59,6 +59,9 @@ class ModelConfig(Section):
     tune_mm_mlp: bool = Field(True, description="Train the merger/projector between vision and language.")
     tune_mm_llm: bool = Field(True, description="Train the language model.")
     lora: LoraConfig | None = Field(None, description="Set to train LoRA adapters (peft) instead of full weights.")
+    souped_from: list[str] = Field(
+        default_factory=list, description="Set by `docvl export --soup`: the checkpoints these weights are the mean of."
+    )
 
 
 class DatasetSpec(Section):
