@@ -114,17 +114,46 @@ def test_checkpoints_of_different_models_are_refused(two: tuple[Path, Path], tmp
     _no_output(out)  # found while writing: the staging folder is removed
 
 
-def test_adapters_single_checkpoints_and_occupied_outputs_are_usage_errors(
-    two: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_lora_adapters_are_merged_into_their_base_then_averaged(two: tuple[Path, Path], tmp_path: Path) -> None:
+    """Two adapter checkpoints of one base: the soup is the mean of the two merged models, not of the adapters."""
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    base = two[0]
+    config = load_config(None, [*OVERRIDES, f"model.name_or_path={base}", "model.lora={r: 2, alpha: 4}"])
+    adapters = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(base)
+        lora = LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj"], init_lora_weights=False)
+        get_peft_model(model, lora).save_pretrained(tmp_path / f"checkpoint-{seed}")
+        save_config(config, tmp_path / f"checkpoint-{seed}")
+        adapters.append(tmp_path / f"checkpoint-{seed}")
+    out = tmp_path / "soup"
+    code, _, stderr = invoke("export", "--soup", *map(str, adapters), "--out", str(out))
+    assert code == 0, stderr
+    merged = [
+        PeftModel.from_pretrained(Qwen2_5_VLForConditionalGeneration.from_pretrained(base), str(path))
+        .merge_and_unload()
+        .state_dict()
+        for path in adapters
+    ]
+    souped = Qwen2_5_VLForConditionalGeneration.from_pretrained(out).state_dict()
+    plain = Qwen2_5_VLForConditionalGeneration.from_pretrained(base).state_dict()
+    assert souped.keys() == merged[0].keys()
+    changed = [name for name in souped if not plain[name].equal(merged[0][name])]
+    assert changed and all("q_proj" in name for name in changed)  # the adapters moved the q projections only
+    for name, tensor in souped.items():
+        assert torch.allclose(tensor, (merged[0][name] + merged[1][name]) / 2, rtol=0, atol=1e-6), name
+    assert load_config(out / "docvl.yaml").model.souped_from == [str(p.resolve()) for p in adapters]
+    assert not (out / "adapter_config.json").exists() and (out / "tokenizer.json").is_file()
+
+
+def test_single_checkpoints_and_occupied_outputs_are_usage_errors(two: tuple[Path, Path], tmp_path: Path) -> None:
     a, b = two
-    adapter = tmp_path / "checkpoint-5"
-    adapter.mkdir()
-    save_config(load_config(None, OVERRIDES), adapter)
-    (adapter / "adapter_config.json").write_text("{}")
     out = tmp_path / "soup"
     cases = {
-        "LoRA adapter checkpoint": ("--soup", str(a), str(adapter), "--out", str(out)),
         "at least two checkpoints": ("--soup", str(a), "--out", str(out)),
         "say what to export": (str(a), str(b), "--out", str(out)),
         "not a docvl checkpoint": ("--soup", str(a), str(tmp_path), "--out", str(out)),
