@@ -27,7 +27,7 @@ from docvl.train.launcher import Launch, check_launch, inside_launcher, relaunch
 log = logging.getLogger(__name__)
 
 # TrainConfig fields that are not TrainingArguments (docvl handles them itself).
-_NOT_TRAINING_ARGS = {"deepspeed", "warmup_ratio"}
+_NOT_TRAINING_ARGS = {"deepspeed", "warmup_ratio", "method"}
 
 
 @dataclass
@@ -43,6 +43,8 @@ class TrainResult:
     train_loss: float | None = None  # the mean over the run (when no step logged a loss: logging_steps > steps)
     rejected: dict[str, int] = field(default_factory=dict)
     broken_pairs: list[tuple[str, str]] = field(default_factory=list)
+    pages_without_gold: int = 0  # GRPO: pages with neither unit tests nor gold text, skipped
+    history: list[dict[str, Any]] = field(default_factory=list)  # GRPO: the Trainer's log (rewards/<name>/mean...)
     exit_code: int = 0
 
 
@@ -70,13 +72,16 @@ def plan(config: DocvlConfig, launch: Launch, resume: str | None, overwrite: boo
     train_sets, eval_sets = build_datasets(config)
     checkpoint = registry.resolve_checkpoint(config.model.name_or_path)
     family = registry.family_of(checkpoint)
+    if config.train.method == "grpo":
+        from docvl.train.grpo_checks import check_grpo
+
+        check_grpo(config, launch.processes * launch.nnodes)
     return _Plan(checkpoint, family, train_sets, eval_sets, deepspeed, resolve_resume(resume, config.train.output_dir))
 
 
-def training_arguments(config: DocvlConfig, deepspeed: dict[str, Any] | None, has_eval: bool) -> Any:
-    """HF TrainingArguments from the `train` section (same names), plus what docvl's data needs."""
-    from transformers import TrainingArguments
-
+def training_values(config: DocvlConfig, deepspeed: dict[str, Any] | None, has_eval: bool) -> dict[str, Any]:
+    """The TrainingArguments keyword arguments from the `train` section (same names), plus what docvl's data needs;
+    GRPO's GRPOConfig extends the same set."""
     values = config.train.model_dump(exclude=_NOT_TRAINING_ARGS)
     # transformers 5.23 renamed gradient_checkpointing (a FutureWarning on every run under the old name).
     values["activation_checkpointing"] = values.pop("gradient_checkpointing")
@@ -84,13 +89,19 @@ def training_arguments(config: DocvlConfig, deepspeed: dict[str, Any] | None, ha
     values["warmup_steps"] = min(config.train.warmup_ratio, 0.9999)
     if not has_eval:
         values["eval_strategy"] = "no"
-    return TrainingArguments(
+    return {
         **values,
-        deepspeed=deepspeed,
-        remove_unused_columns=False,  # pipeline outputs are model inputs already
-        label_names=["labels"],
-        activation_checkpointing_kwargs={"use_reentrant": False} if config.train.gradient_checkpointing else None,
-    )
+        "deepspeed": deepspeed,
+        "remove_unused_columns": False,  # pipeline outputs are model inputs already
+        "activation_checkpointing_kwargs": {"use_reentrant": False} if config.train.gradient_checkpointing else None,
+    }
+
+
+def training_arguments(config: DocvlConfig, deepspeed: dict[str, Any] | None, has_eval: bool) -> Any:
+    """HF TrainingArguments for SFT."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(**training_values(config, deepspeed, has_eval), label_names=["labels"])
 
 
 def _apply_lora(model: Any, config: DocvlConfig, family: registry.ModelFamily) -> Any:
@@ -127,6 +138,10 @@ def train(
 def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
     # peft still asks for the old name; nothing a user can change (transformers 5.23 renamed it).
     warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+    if config.train.method == "grpo":
+        from docvl.train.grpo import train_grpo
+
+        return train_grpo(config, checked)
     from docvl.train.checkpoint import export_final
     from docvl.train.collator import PageCollator
     from docvl.train.generation_eval import add_generation_eval
