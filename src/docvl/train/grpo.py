@@ -3,9 +3,10 @@ TRL's GRPOTrainer.
 
 It starts from any docvl checkpoint (`model.name_or_path`, usually an SFT `final/`). What the model is shown is
 what that checkpoint was trained and served with: its saved `docvl.yaml` decides the render size, image pixels,
-prompt and image position (`VIEW_KEYS`), whatever the GRPO config says. Each page's completions are sampled
-(transformers on CPU; vLLM on GPUs, docvl.train.grpo_vllm), scored by docvl's rewards (docvl.train.grpo_rewards,
-each logged under `rewards/<name>/mean`), and the policy is updated towards the better ones of its group.
+prompt and image position (`docvl.train.grpo_plan.VIEW_KEYS`), whatever the GRPO config says. Each page's
+completions are sampled (transformers on CPU; vLLM on GPUs, docvl.train.grpo_vllm), scored by docvl's rewards
+(docvl.train.grpo_rewards, each logged under `rewards/<name>/mean`), and the policy is updated towards the better
+ones of its group.
 
 Checkpoints are complete or absent and carry `docvl.yaml` (method and reward weights included), resume is exact
 (`--resume`), `final/` is what `docvl eval` and `serve` load, as in SFT. Every step logs its seconds of
@@ -22,12 +23,13 @@ from typing import Any
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
-from docvl.config import DocvlConfig, build_config, find_saved_config, save_config
+from docvl.config import DocvlConfig, save_config
 from docvl.data.dataset import mix, require_usable_sample
 from docvl.data.pipeline import SamplePipeline
 from docvl.models import registry
 from docvl.train.checkpoint import export_final
 from docvl.train.grpo_data import GRPO_NEEDS, GrpoPages, grpo_steps, with_gold
+from docvl.train.grpo_plan import checkpoint_view
 from docvl.train.grpo_rewards import ScoringClock, reward_functions
 from docvl.train.grpo_vllm import grpo_vllm_kwargs
 from docvl.train.run import TrainResult, _apply_lora, _Plan, training_values
@@ -35,14 +37,6 @@ from docvl.train.trainer import CompleteCheckpoints
 
 log = logging.getLogger(__name__)
 
-# What the model sees, decided by the checkpoint it starts from (its saved docvl.yaml).
-VIEW_KEYS = (
-    ("data", "target_longest_image_dim"),
-    ("data", "image_first"),
-    ("prompt", "name"),
-    ("model", "min_pixels"),
-    ("model", "max_pixels"),
-)
 # GrpoConfig keys that are TRL GRPOConfig arguments of the same name (the vLLM ones: docvl.train.grpo_vllm).
 _TRL_KEYS = (
     "num_generations",
@@ -58,23 +52,6 @@ _TRL_KEYS = (
     "scale_rewards",
     "mask_truncated_completions",
 )
-
-
-def checkpoint_view(config: DocvlConfig, checkpoint: Path | str) -> DocvlConfig:
-    """`config` with the VIEW_KEYS of the checkpoint's saved config (a warning names those that differed)."""
-    saved = find_saved_config(checkpoint) if isinstance(checkpoint, Path) else None
-    if saved is None:
-        return config
-    data = config.model_dump(mode="json")
-    changed = []
-    for section, key in VIEW_KEYS:
-        theirs = getattr(getattr(saved, section), key)
-        if data[section][key] != theirs:
-            changed.append(f"{section}.{key}={theirs!r} (not {data[section][key]!r})")
-            data[section][key] = theirs
-    if changed:
-        log.warning("GRPO shows pages as %s was trained: %s", checkpoint, ", ".join(changed))
-    return build_config(data, f"{checkpoint}/docvl.yaml")
 
 
 def grpo_values(config: DocvlConfig, checkpoint: Path | str, reward_weights: list[float]) -> dict[str, Any]:

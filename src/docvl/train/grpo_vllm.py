@@ -5,8 +5,8 @@ derives them (docvl.infer.vllm_cmd, docvl.models.registry).
   tensor parallelism and context length (the page image and prompt as `serve` sizes them, plus
   `grpo.max_completion_length`).
 * server: a `trl vllm-serve` on GPUs of its own generates and receives each update's weights;
-  `trl_vllm_serve_command` is its command (`docvl train CONFIG --vllm-server-command` prints it), and the kwargs
-  point the trainer at it.
+  `trl_vllm_serve_command` is its command (`docvl train CONFIG --vllm-server-command` prints it, from
+  `server_command`), and the kwargs point the trainer at it.
 """
 
 from __future__ import annotations
@@ -76,3 +76,12 @@ def trl_vllm_serve_command(checkpoint: str | Path, config: DocvlConfig) -> list[
         config.model.torch_dtype,
         *vllm_args(checkpoint, max_model_len=generation_model_len(checkpoint, config), images_per_prompt=1),
     ]
+
+
+def server_command(config: DocvlConfig) -> list[str]:
+    """`trl_vllm_serve_command` for the checkpoint a GRPO config starts from, as that checkpoint shows pages."""
+    from docvl.models.registry import resolve_checkpoint
+    from docvl.train.grpo_plan import checkpoint_view
+
+    checkpoint = resolve_checkpoint(config.model.name_or_path)
+    return trl_vllm_serve_command(checkpoint, checkpoint_view(config, checkpoint))

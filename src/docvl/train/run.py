@@ -73,7 +73,7 @@ def plan(config: DocvlConfig, launch: Launch, resume: str | None, overwrite: boo
     checkpoint = registry.resolve_checkpoint(config.model.name_or_path)
     family = registry.family_of(checkpoint)
     if config.train.method == "grpo":
-        from docvl.train.grpo_checks import check_grpo
+        from docvl.train.grpo_plan import check_grpo
 
         check_grpo(config, launch.processes * launch.nnodes)
     return _Plan(checkpoint, family, train_sets, eval_sets, deepspeed, resolve_resume(resume, config.train.output_dir))
