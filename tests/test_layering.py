@@ -29,7 +29,7 @@ STAGES = ("data", "infer", "train", "eval")  # lowest first
 APPS = ("cli", "quickstart", "envreport", "__main__")
 # A stage's public modules: what higher stages may import (add a module here when it is meant for them).
 PUBLIC = {
-    "data": {"docvl.data", "docvl.data.pageset", "docvl.data.dataset", "docvl.data.pipeline"},
+    "data": {"docvl.data", "docvl.data.pageset", "docvl.data.dataset", "docvl.data.pipeline", "docvl.data.page_tests"},
     # The per-page conversion core others reuse: request/reply types and requests, the one generation routine,
     # engines from the factory, the converter and its inputs. HTTP, vLLM supervision and rendering stay inside.
     "infer": {

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from docvl.errors import ConfigError
+from docvl.judge import DEFAULT_REPETITION_MIN_CHARS
 
 CONFIG_FILENAME = "docvl.yaml"
 SCHEMA_VERSION = 1
@@ -199,7 +200,9 @@ class ConvertConfig(Section):
     connect_retries: int = Field(3, ge=0, description="Retries of a refused connection before the run stops.")
     rotation_retries: int = Field(1, ge=0, description="Re-asks on the rotated page when the model says it is rotated.")
     repetition_min_chars: int = Field(
-        1000, gt=0, description="A reply ending in a unit repeated over this many characters is degenerate."
+        DEFAULT_REPETITION_MIN_CHARS,
+        gt=0,
+        description="A reply ending in a unit repeated over this many characters is degenerate.",
     )
     render_workers: int | None = Field(None, gt=0, description="Rendering processes; None: one per CPU.")
     max_pages_in_flight: int | None = Field(

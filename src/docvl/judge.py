@@ -15,6 +15,8 @@ from typing import Protocol
 from docvl.errors import PageFormatError
 from docvl.page import Page, parse_page
 
+DEFAULT_REPETITION_MIN_CHARS = 1000  # convert's default (`convert.repetition_min_chars`), and the eos reward's
+
 
 class Reason(StrEnum):
     """Why an attempt at a page ended."""

@@ -271,9 +271,10 @@ def prepare(
     final.sort(key=lambda r: (str(r.get("split")), str(r.get("id"))))
     atomic_write_text(manifest_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in final))
     if kind == "synthetic":
-        from docvl.data.synthetic import write_bench
+        from docvl.data.synthetic import write_bench, write_train_tests
 
         write_bench(out, config.synthetic, final)
+        write_train_tests(out, config.synthetic, final)
     summary.train = sum(1 for r in final if r.get("split") == "train")
     summary.eval = sum(1 for r in final if r.get("split") == "eval")
     summary.seconds = time.perf_counter() - started
