@@ -32,7 +32,7 @@ from docvl.train.grpo_data import GRPO_NEEDS, GrpoPages, grpo_steps, with_gold
 from docvl.train.grpo_plan import checkpoint_view
 from docvl.train.grpo_rewards import ScoringClock, reward_functions
 from docvl.train.grpo_vllm import grpo_vllm_kwargs
-from docvl.train.run import TrainResult, _apply_lora, _Plan, training_values
+from docvl.train.shared import Plan, TrainResult, apply_lora, training_values
 from docvl.train.trainer import CompleteCheckpoints
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class DocvlGrpoTrainer(CompleteCheckpoints, GRPOTrainer):
             self.generation_seconds += time.perf_counter() - start
 
 
-def train_grpo(config: DocvlConfig, checked: _Plan) -> TrainResult:
+def train_grpo(config: DocvlConfig, checked: Plan) -> TrainResult:
     """GRPO from `checked.checkpoint` on the train sets' pages that have tests or gold text."""
     config = checkpoint_view(config, checked.checkpoint)
     train_sets, golds, without_gold = with_gold(checked.train_sets, config)
@@ -126,7 +126,7 @@ def train_grpo(config: DocvlConfig, checked: _Plan) -> TrainResult:
     model = registry.load_model(checked.checkpoint, config.model, bf16=config.train.bf16)
     log.info("trainable parameters by group: %s", registry.apply_freeze(model, checked.family, config.model))
     if config.model.lora is not None:
-        model = _apply_lora(model, config, checked.family)
+        model = apply_lora(model, config, checked.family)
 
     stops: set[int] = set()  # the trainer's end-of-sequence ids, known once it is built
     scoring = ScoringClock()
