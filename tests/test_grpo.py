@@ -33,8 +33,9 @@ FRONT = (
 )
 PDFS = ("edgar.pdf", "olmo-page-1.pdf", "dolma-page-1.pdf")
 REWARD_NAMES = ("unit_tests", "front_matter", "eos", "similarity")
-# The held-out mean unit-test reward of the tiny reader moves by about this much between GRPO seeds: a run may
-# not lose more (measured: see bench/grpo_improvement.py and the issue note).
+# At this size GRPO leaves the held-out mean unit-test reward within noise (configs/tiny-grpo.yaml: 0.472 -> 0.475
+# after 200 steps, 0.480 after 30 or 100), so the check is that a short run does not lose more than this; a
+# broken run (lr 5e-4: front matter lost) fell by 0.10.
 HELDOUT_NOISE = 0.05
 IMPROVEMENT_STEPS = 30
 
