@@ -29,7 +29,9 @@ def test_config_loads_and_validates(path: Path, monkeypatch: pytest.MonkeyPatch)
     deepspeed = load_deepspeed_config(config.train.deepspeed)
     if deepspeed is not None:
         assert zero_stage(deepspeed) in (2, 3)
-    if not config.model.name_or_path.startswith("tiny:"):
+    if config.train.method == "grpo":  # starts from the final model of an SFT run
+        assert config.model.name_or_path.endswith("/final")
+    elif not config.model.name_or_path.startswith("tiny:"):
         assert registry.resolve_checkpoint(config.model.name_or_path) == config.model.name_or_path  # a hub id
 
 
@@ -52,6 +54,19 @@ def test_recipes_match_the_seed_settings(name: str) -> None:
     assert (config.data.target_longest_image_dim, config.data.max_length) == (1288, 8192)
     deepspeed = load_deepspeed_config(str(REPO / t.deepspeed))
     assert zero_stage(deepspeed) == 2 and "offload_optimizer" not in deepspeed["zero_optimization"]
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_grpo_recipes_follow_olmocr2_after_their_sft_recipe(name: str) -> None:
+    from docvl.train.grpo_plan import check_grpo
+
+    path = REPO / "configs" / f"{name}_grpo.yaml"
+    config, sft = load_config(path), load_config(REPO / "configs" / f"{name}.yaml")
+    assert config.model.name_or_path == f"{sft.train.output_dir}/final"
+    g, t = config.grpo, config.train
+    assert (g.num_generations, g.temperature, t.learning_rate) == (28, 0.8, 2e-6) and 0 <= g.beta <= 0.01
+    assert g.use_vllm and g.reward_weights["unit_tests"] == max(g.reward_weights.values())
+    check_grpo(config, int(path.read_text().splitlines()[0].split("--gpus")[1]))  # whole groups per batch
 
 
 def test_deepspeed_files() -> None:

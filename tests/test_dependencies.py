@@ -74,3 +74,4 @@ def test_the_walk_sees_imports_inside_functions() -> None:
     imported = imported_distributions()
     assert imported["huggingface-hub"] == "src/docvl/data/olmocr_mix.py"  # imported inside a function there
     assert "pillow" in imported and "pyyaml" in imported
+    assert imported["trl"].startswith("src/docvl/train/grpo")  # the training extra's GRPO

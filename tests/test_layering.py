@@ -41,6 +41,7 @@ PUBLIC = {
         "docvl.infer.factory",
         "docvl.infer.convert",
         "docvl.infer.inputs",
+        "docvl.infer.vllm_cmd",  # serve's rules for vLLM's arguments, which GRPO's vLLM generation follows too
     },
     "train": {"docvl.train", "docvl.train.loss_eval", "docvl.train.checkpoint"},
     "eval": {"docvl.eval"},

@@ -554,12 +554,28 @@ def train(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Remove the checkpoints of an earlier run in output_dir first.")
     ] = False,
+    vllm_server_command: Annotated[
+        bool,
+        typer.Option(
+            "--vllm-server-command",
+            help="GRPO with grpo.vllm_mode=server: print the `trl vllm-serve` command to start first, and exit.",
+        ),
+    ] = False,
 ) -> None:
-    """Fine-tune a model on page sets; checkpoints carry weights, processor and docvl.yaml."""
+    """Fine-tune a model on page sets (train.method: sft, or grpo with unit-test rewards); checkpoints carry
+    weights, processor and docvl.yaml."""
     from docvl.train.run import train as run_train
 
+    cfg = _load_config(config, overrides)
+    if vllm_server_command:
+        import shlex
+
+        from docvl.train.grpo_vllm import server_command
+
+        console.out().print(shlex.join(server_command(cfg)), highlight=False, soft_wrap=True)
+        return
     result = run_train(
-        _load_config(config, overrides),
+        cfg,
         gpus=gpus,
         nnodes=nnodes,
         node_rank=node_rank,
@@ -574,8 +590,12 @@ def train(
             loss = f"last loss {result.losses[-1][1]:.4f}"
         else:  # no step logged a loss (train.logging_steps > the steps run)
             loss = f"mean loss {result.train_loss:.4f}" if result.train_loss is not None else "no loss logged"
+        skipped = f"{result.skipped_samples} samples skipped"
+        if cfg.train.method == "grpo":
+            rejected = sum(result.rejected.values())
+            skipped = f"{result.pages_without_gold} pages without tests or gold skipped, {rejected} pages rejected"
         console.out().print(
-            f"trained {result.global_step} steps: {loss}, {result.skipped_samples} samples skipped, "
+            f"trained {result.global_step} steps: {loss}, {skipped}, "
             f"{len(result.broken_pairs)} broken pairs; final model in {result.final_dir}",
             highlight=False,
         )

@@ -109,6 +109,11 @@ class PromptConfig(Section):
 class TrainConfig(Section):
     """Trainer settings. Names follow Hugging Face `TrainingArguments` wherever one exists."""
 
+    method: Literal["sft", "grpo"] = Field(
+        "sft",
+        description="sft: learn the gold replies; grpo: reinforcement learning against unit-test rewards "
+        "(the `grpo` section), usually from an SFT checkpoint.",
+    )
     output_dir: str = "runs/tiny"
     num_train_epochs: float = 1.0
     max_steps: int = Field(-1, description="Overrides num_train_epochs when > 0.")
@@ -261,6 +266,74 @@ class SyntheticConfig(Section):
     scan_dpi: int = Field(100, ge=36, le=600, description="Resolution of image-only pages.")
 
 
+class GrpoConfig(Section):
+    """`train.method: grpo`: GRPO on TRL's GRPOTrainer, rewarded by docvl's scorer (docvl.scoring.rewards).
+
+    Names are TRL's `GRPOConfig` names; the learning rate, batch sizes and steps stay in `train`
+    (`train.per_device_train_batch_size` counts completions, a multiple of `num_generations` per step).
+    """
+
+    num_generations: int = Field(
+        8, ge=2, description="Completions sampled per page; each is rewarded against the others."
+    )
+    temperature: float = Field(0.8, gt=0, description="Sampling temperature of the completions.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling of the completions.")
+    max_completion_length: int = Field(4096, gt=0, description="Longest completion; one cut here is not finished.")
+    beta: float = Field(0.0, ge=0, description="KL penalty against the starting checkpoint (0: no reference model).")
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo"] = Field(
+        "dapo", description="TRL's loss formulation (how token losses are normalized)."
+    )
+    importance_sampling_level: Literal["token", "sequence"] = Field(
+        "token", description="token: GRPO's per-token ratios; sequence: GSPO's one ratio per completion."
+    )
+    epsilon: float = Field(0.2, gt=0, description="Clipping range of the policy ratio.")
+    num_iterations: int = Field(1, ge=1, description="Updates per generated batch (the inner loop of GRPO).")
+    steps_per_generation: int | None = Field(
+        None, ge=1, description="Optimizer steps per generated batch; None: train.gradient_accumulation_steps."
+    )
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="Divide advantages by the reward spread of the page's group, the batch, or not at all."
+    )
+    mask_truncated_completions: bool = Field(
+        False, description="Leave completions cut at max_completion_length out of the loss."
+    )
+    reward_weights: dict[str, float] = Field(
+        default_factory=lambda: {"unit_tests": 1.0, "front_matter": 0.1, "eos": 0.1, "similarity": 0.0},
+        description="Weight of each named reward (docvl.scoring.rewards) in the total; 0 leaves it out.",
+    )
+    use_vllm: bool = Field(False, description="Generate with vLLM (GPUs) instead of transformers (CPU, tests).")
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate", description="colocate: vLLM inside the training processes; server: a `trl vllm-serve` beside."
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, le=1, description="colocate: share of each GPU's memory vLLM takes beside training."
+    )
+    vllm_tensor_parallel_size: int = Field(1, gt=0, description="colocate: GPUs one vLLM model is split over.")
+    vllm_enable_sleep_mode: bool = Field(False, description="colocate: vLLM frees its memory during the update.")
+    vllm_server_host: str = Field("127.0.0.1", description="server: address of the `trl vllm-serve` server.")
+    vllm_server_port: int = Field(8000, description="server: its port.")
+    vllm_server_timeout: float = Field(240.0, gt=0, description="server: seconds to wait for it to answer.")
+    vllm_group_port: int = Field(51216, description="server: port of the weight-update group.")
+    trl_executable: str = Field(
+        "trl", description="server: the `trl` program of an environment with vLLM (see --vllm-server-command)."
+    )
+
+    @field_validator("reward_weights")
+    @classmethod
+    def _known_rewards(cls, weights: dict[str, float]) -> dict[str, float]:
+        from docvl.scoring.rewards import reward_name_problem  # lazy: the scorer is not light
+
+        for name, weight in weights.items():
+            problem = reward_name_problem(name)
+            if problem:
+                raise ValueError(problem)
+            if weight < 0:
+                raise ValueError(f"reward weight '{name}' is negative ({weight})")
+        if not any(weights.values()):
+            raise ValueError("every reward weight is 0: nothing to learn from")
+        return weights
+
+
 class DocvlConfig(Section):
     """The whole config. Each stage reads the sections it needs."""
 
@@ -274,6 +347,7 @@ class DocvlConfig(Section):
     convert: ConvertConfig = Field(default_factory=ConvertConfig)
     prepare: PrepareConfig = Field(default_factory=PrepareConfig)
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+    grpo: GrpoConfig = Field(default_factory=GrpoConfig)
 
     @field_validator("version")
     @classmethod

@@ -272,8 +272,10 @@ STEPS: dict[str, type[Step]] = {
 }
 
 
-def check_pipeline(names: list[str] | tuple[str, ...]) -> None:
-    """Every name is a known step and every step's needs are provided by an earlier one (else ConfigError)."""
+def check_pipeline(names: list[str] | tuple[str, ...], ends_in: tuple[str, ...] = ("encoded",)) -> None:
+    """Every name is a known step, every step's needs are provided by an earlier one, and the steps provide
+    `ends_in` (model inputs for SFT; the image and prompt for GRPO, which generates its own targets); else
+    ConfigError."""
     have: set[str] = set()
     for name in names:
         if name not in STEPS:
@@ -282,16 +284,27 @@ def check_pipeline(names: list[str] | tuple[str, ...]) -> None:
         if missing:
             raise ConfigError(f"pipeline step '{name}' needs {', '.join(missing)}, which no earlier step provides")
         have.update(STEPS[name].provides)
-    if "encoded" not in have:
+    missing = [name for name in ends_in if name not in have]
+    if missing == ["encoded"]:
         raise ConfigError("the pipeline must end in model inputs: add the 'tokenize' step")
+    if missing:
+        raise ConfigError(f"the pipeline provides no {', '.join(missing)}")
 
 
 class SamplePipeline:
-    """The configured steps in order. `rejected` counts rejections by step name ('too_long' for max_length)."""
+    """The configured steps (or `names`) in order. `rejected` counts rejections by step name ('too_long' for
+    max_length)."""
 
-    def __init__(self, config: DocvlConfig, processor: Any = None):
-        names = tuple(config.data.pipeline or DEFAULT_PIPELINE)
-        check_pipeline(names)
+    def __init__(
+        self,
+        config: DocvlConfig,
+        processor: Any = None,
+        *,
+        names: tuple[str, ...] | None = None,
+        ends_in: tuple[str, ...] = ("encoded",),
+    ):
+        names = names or tuple(config.data.pipeline or DEFAULT_PIPELINE)
+        check_pipeline(names, ends_in)
         self.steps = [STEPS[name](config, processor) for name in names]
         self.rejected: Counter[str] = Counter()
 

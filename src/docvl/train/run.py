@@ -12,53 +12,22 @@ from __future__ import annotations
 import argparse
 import logging
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from docvl.config import DocvlConfig, load_config, save_config
-from docvl.data.dataset import PageDataset, PageSet, build_datasets, mix, require_usable_sample
+from docvl.data.dataset import PageDataset, build_datasets, mix, require_usable_sample
 from docvl.data.pipeline import DEFAULT_PIPELINE, SamplePipeline, check_pipeline
 from docvl.models import registry
 from docvl.system import name_cpu_accelerator
 from docvl.train.deepspeed import load_deepspeed_config
 from docvl.train.launcher import Launch, check_launch, inside_launcher, relaunch
+from docvl.train.shared import Plan, TrainResult, apply_lora, training_values
 
 log = logging.getLogger(__name__)
 
-# TrainConfig fields that are not TrainingArguments (docvl handles them itself).
-_NOT_TRAINING_ARGS = {"deepspeed", "warmup_ratio"}
 
-
-@dataclass
-class TrainResult:
-    """What a training run did. `losses` are (step, training loss) as logged; `metrics` the final eval."""
-
-    output_dir: Path
-    final_dir: Path | None = None
-    global_step: int = 0
-    losses: list[tuple[int, float]] = field(default_factory=list)
-    eval_metrics: dict[str, float] = field(default_factory=dict)
-    skipped_samples: int = 0
-    train_loss: float | None = None  # the mean over the run (when no step logged a loss: logging_steps > steps)
-    rejected: dict[str, int] = field(default_factory=dict)
-    broken_pairs: list[tuple[str, str]] = field(default_factory=list)
-    exit_code: int = 0
-
-
-@dataclass
-class _Plan:
-    """Everything checked before loading: the resolved checkpoint, family, data, DeepSpeed dict, resume."""
-
-    checkpoint: Path | str
-    family: registry.ModelFamily
-    train_sets: list[PageSet]
-    eval_sets: list[PageSet]
-    deepspeed: dict[str, Any] | None
-    resume: str | None
-
-
-def plan(config: DocvlConfig, launch: Launch, resume: str | None, overwrite: bool = False) -> _Plan:
+def plan(config: DocvlConfig, launch: Launch, resume: str | None, overwrite: bool = False) -> Plan:
     """All input validation, with typed errors; touches no model weights."""
     from docvl.train.checkpoint import check_output_dir, resolve_resume
 
@@ -70,38 +39,18 @@ def plan(config: DocvlConfig, launch: Launch, resume: str | None, overwrite: boo
     train_sets, eval_sets = build_datasets(config)
     checkpoint = registry.resolve_checkpoint(config.model.name_or_path)
     family = registry.family_of(checkpoint)
-    return _Plan(checkpoint, family, train_sets, eval_sets, deepspeed, resolve_resume(resume, config.train.output_dir))
+    if config.train.method == "grpo":
+        from docvl.train.grpo_plan import check_grpo
+
+        check_grpo(config, launch.processes * launch.nnodes)
+    return Plan(checkpoint, family, train_sets, eval_sets, deepspeed, resolve_resume(resume, config.train.output_dir))
 
 
 def training_arguments(config: DocvlConfig, deepspeed: dict[str, Any] | None, has_eval: bool) -> Any:
-    """HF TrainingArguments from the `train` section (same names), plus what docvl's data needs."""
+    """HF TrainingArguments for SFT."""
     from transformers import TrainingArguments
 
-    values = config.train.model_dump(exclude=_NOT_TRAINING_ARGS)
-    # transformers 5.23 renamed gradient_checkpointing (a FutureWarning on every run under the old name).
-    values["activation_checkpointing"] = values.pop("gradient_checkpointing")
-    # transformers 5 folded warmup_ratio into warmup_steps: a float below 1 is a ratio (1.0 would mean 1 step).
-    values["warmup_steps"] = min(config.train.warmup_ratio, 0.9999)
-    if not has_eval:
-        values["eval_strategy"] = "no"
-    return TrainingArguments(
-        **values,
-        deepspeed=deepspeed,
-        remove_unused_columns=False,  # pipeline outputs are model inputs already
-        label_names=["labels"],
-        activation_checkpointing_kwargs={"use_reentrant": False} if config.train.gradient_checkpointing else None,
-    )
-
-
-def _apply_lora(model: Any, config: DocvlConfig, family: registry.ModelFamily) -> Any:
-    """LoRA adapters on the language model's projections only (the vision tower has same-named layers)."""
-    from peft import LoraConfig, get_peft_model
-
-    lora = config.model.lora
-    target = rf"^(?!(.*\.)?{family.vision_module}\.).*\.({'|'.join(lora.target_modules)})$"
-    return get_peft_model(
-        model, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=target)
-    )
+    return TrainingArguments(**training_values(config, deepspeed, has_eval), label_names=["labels"])
 
 
 def train(
@@ -124,9 +73,13 @@ def train(
     return _train_in_process(config, checked)
 
 
-def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
+def _train_in_process(config: DocvlConfig, checked: Plan) -> TrainResult:
     # peft still asks for the old name; nothing a user can change (transformers 5.23 renamed it).
     warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+    if config.train.method == "grpo":
+        from docvl.train.grpo import train_grpo
+
+        return train_grpo(config, checked)
     from docvl.train.checkpoint import export_final
     from docvl.train.collator import PageCollator
     from docvl.train.generation_eval import add_generation_eval
@@ -148,7 +101,7 @@ def _train_in_process(config: DocvlConfig, checked: _Plan) -> TrainResult:
     counts = registry.apply_freeze(model, checked.family, config.model)
     log.info("trainable parameters by group: %s", counts)
     if config.model.lora is not None:
-        model = _apply_lora(model, config, checked.family)
+        model = apply_lora(model, config, checked.family)
 
     trainer = DocvlTrainer(
         model=model,

@@ -40,26 +40,11 @@ def skipped_in(log_history: list[dict[str, Any]]) -> int:
     return next((entry["skipped_samples"] for entry in reversed(log_history) if "skipped_samples" in entry), 0)
 
 
-class DocvlTrainer(Trainer):
-    """Trainer with None-batch handling, skipped-sample counts, optional length-grouped sampling and
-    complete-or-absent checkpoints."""
+class CompleteCheckpoints:
+    """Trainer mixin (before the Trainer class in the bases): complete-or-absent `checkpoint-N` folders, completed by
+    `on_checkpoint` (docvl.yaml) before they appear, and resume through `from_pretrained`. Shared by SFT and GRPO."""
 
-    _real_micro_batches: int | None = None
-    _accumulation_steps: int = 1
-
-    def __init__(
-        self,
-        *args: Any,
-        train_lengths: list[int] | None = None,
-        on_checkpoint: Callable[[Path], None] | None = None,
-        **kwargs: Any,
-    ):
-        super().__init__(*args, **kwargs)
-        self.train_lengths = train_lengths
-        self.on_checkpoint = on_checkpoint
-        self.skipped = {"train": 0, "eval": 0}
-        self._skipped_before: int | None = None  # what a resumed run had skipped already (from its log history)
-        self._last_batch: dict[str, Any] | None = None
+    on_checkpoint: Callable[[Path], None] | None = None
 
     # --- resume ---------------------------------------------------------------------------------------------
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
@@ -108,6 +93,28 @@ class DocvlTrainer(Trainer):
                 use_mtime=True,
             )
         self.accelerator.wait_for_everyone()
+
+
+class DocvlTrainer(CompleteCheckpoints, Trainer):
+    """Trainer with None-batch handling, skipped-sample counts, optional length-grouped sampling and
+    complete-or-absent checkpoints."""
+
+    _real_micro_batches: int | None = None
+    _accumulation_steps: int = 1
+
+    def __init__(
+        self,
+        *args: Any,
+        train_lengths: list[int] | None = None,
+        on_checkpoint: Callable[[Path], None] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        self.train_lengths = train_lengths
+        self.on_checkpoint = on_checkpoint
+        self.skipped = {"train": 0, "eval": 0}
+        self._skipped_before: int | None = None  # what a resumed run had skipped already (from its log history)
+        self._last_batch: dict[str, Any] | None = None
 
     # --- sampling -----------------------------------------------------------------------------------------
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
