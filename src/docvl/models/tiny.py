@@ -287,6 +287,10 @@ def build_tiny(family: str, directory: str | Path, seed: int = DEFAULT_SEED, siz
     """Write a tiny random checkpoint of `family` and `size` into `directory` (same seed, same bytes of weights)."""
     import torch
 
+    from docvl.system import name_cpu_accelerator
+
+    name_cpu_accelerator()  # before transformers imports DeepSpeed: a first build inside `docvl train` stays quiet
+
     if family not in TINY_FAMILIES:
         raise ConfigError(f"unknown tiny model family '{family}'", hint=f"one of {', '.join(TINY_FAMILIES)}")
     if size not in TINY_SIZES:
