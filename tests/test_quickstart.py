@@ -108,8 +108,20 @@ def test_failed_documents_are_in_the_summary(tmp_path: Path) -> None:
     assert _failed_documents(tmp_path).startswith("1 of 2 documents failed")
 
 
-def _report(edit_distance: float, passed: float) -> dict:
-    return {"sets": {"heldout": {"edit_distance_pooled": edit_distance}}, "bench": {"overall": passed}}
+def _report(tmp_path: Path, edit_distance: float, passed: int, fell_back: tuple[str, ...] = ()) -> dict:
+    """An eval report with 10 unit tests on a.pdf and b.pdf, `passed` of them passing, and the bench's convert
+    results beside its outputs, where the pages of `fell_back` came from the text layer."""
+    runs = tmp_path / "bench-runs" / "repeat1-0"
+    runs.mkdir(parents=True)
+    records = [
+        {"path": pdf, "status": "ok", "finished_at": "2026-01-01T00:00:00+0000", "num_pages": 1,
+         "pages": [{"page": 1, "fallback": pdf in fell_back, "text": "x", "rotation": 0}]}
+        for pdf in ("a.pdf", "b.pdf")
+    ]  # fmt: skip
+    (runs / "results.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    tests = [{"pdf": "ab"[i % 2] + ".pdf", "pass": i < passed} for i in range(10)]
+    bench = {"overall": passed / 10, "tests": tests, "outputs": str(tmp_path / "bench")}
+    return {"sets": {"heldout": {"edit_distance_pooled": edit_distance}}, "bench": bench}
 
 
 def _page(text: str, fallback: bool = False) -> dict:
@@ -119,21 +131,34 @@ def _page(text: str, fallback: bool = False) -> dict:
 @pytest.mark.parametrize(
     ("report", "pages", "expected"),
     [
-        (_report(0.05, 0.9), [_page("x", fallback=True)], "does not read yet: every converted page fell back"),
+        ((0.05, 9), [_page("x", fallback=True)], "does not read yet: every converted page fell back"),
         (
-            _report(0.74, 0.4),
+            (0.74, 4),
             [_page("As."), _page("As.")],
-            "does not read yet: 2 of 2 converted pages are its own "
-            "replies (1 different), but held-out edit distance 0.74",
+            "does not read yet (1 different replies): held-out edit distance 0.74 (target <= 0.15), 40% of unit "
+            "tests pass on its own replies (target >= 80%), 2 of 2 converted pages are its own (target >= 90%)",
         ),
-        (_report(0.05, 0.9), [_page("a"), _page("b", fallback=True)], "reads these pages: held-out edit distance 0.05"),
-        (_report(0.05, 0.5), [_page("a")], "does not read yet"),
+        ((0.05, 9), [_page("a")] * 9 + [_page("b", fallback=True)], "reads these pages: held-out edit distance 0.05"),
+        ((0.05, 9), [_page("a"), _page("b", fallback=True)], "does not read yet"),  # half its own
+        ((0.05, 5), [_page("a")], "does not read yet"),
+        # 9 of 10 tests pass, but those of b.pdf only on the text layer: 5 of 10 are the model's
+        ((0.05, 9, ("b.pdf",)), [_page("a")], "50% of unit tests pass on its own replies"),
     ],
 )
-def test_the_verdict_says_whether_the_model_reads(report: dict, pages: list, expected: str) -> None:
+def test_the_verdict_says_whether_the_model_reads(tmp_path: Path, report: tuple, pages: list, expected: str) -> None:
     from docvl.quickstart import verdict
 
-    assert expected in verdict(report, pages)
+    assert expected in verdict(_report(tmp_path, *report), pages)
+
+
+def test_without_the_evals_convert_results_the_own_share_is_unknown(tmp_path: Path) -> None:
+    from docvl.quickstart import own_tests_passed, verdict
+
+    report = _report(tmp_path, 0.05, 9)
+    report["bench"]["outputs"] = str(tmp_path / "gone" / "bench")
+    assert own_tests_passed(report) is None
+    said = verdict(report, [_page("a")])
+    assert "n/a of unit tests pass" in said and said.startswith("the model does not read yet")
 
 
 def test_the_sample_is_a_page_the_model_wrote_whose_gold_has_text(tmp_path: Path) -> None:

@@ -122,3 +122,34 @@ def test_synthetic_takes_no_sources_and_other_kinds_need_one(tmp_path: Path) -> 
     assert result.exit_code == 2 and "takes no sources" in result.output
     result = runner.invoke(app, ["prepare", "--out", str(tmp_path / "p")])
     assert result.exit_code == 2 and "no sources" in result.output
+
+
+def test_turned_pages_train_as_they_are_and_augmentation_composes_with_their_turn(
+    tmp_path: Path, tiny_checkpoints: dict[str, Path]
+) -> None:
+    """The learnable recipe leaves out `filter_rotated` (synthetic turn labels are exact): a turned page keeps its
+    label, and a further augmentation turn yields the correction that undoes both."""
+    from docvl.config import load_config
+    from docvl.data.pipeline import DEFAULT_PIPELINE, Sample, SamplePipeline
+    from docvl.models.registry import load_processor
+    from docvl.quickstart import learn_config
+
+    steps = load_config(learn_config()).data.pipeline
+    assert steps and "filter_rotated" not in steps and set(steps) == set(DEFAULT_PIPELINE) - {"filter_rotated"}
+    turned = dataclasses.replace(plan_page(SyntheticConfig(rotated_ratio=0, blank_ratio=0), 5), rotation=90)
+    (tmp_path / "p.pdf").write_bytes(render_vector(turned))
+    (tmp_path / "p.md").write_text(turned.markdown)
+    processor = load_processor(tiny_checkpoints["qwen2_5_vl"])
+    corrections = {}
+    for p in (0.0, 1.0):
+        config = load_config(learn_config(), [f"data.rotation_augmentation_p={p}"])
+        sample = SamplePipeline(config, processor)(Sample(id="p", pdf=tmp_path / "p.pdf", md=tmp_path / "p.md"))
+        fm = sample.page.front_matter
+        assert fm.is_rotation_valid == (fm.rotation_correction == 0)
+        assert f"rotation_correction: {fm.rotation_correction}" in sample.target
+        upright = rotate_image(sample.image, fm.rotation_correction)
+        assert (upright.size[0] > upright.size[1]) == (turned.width > turned.height)  # upright again
+        corrections[p] = (fm.rotation_correction, sample.notes.get("rotated", 0))
+    assert corrections[0.0] == (90, 0)
+    correction, turn = corrections[1.0]
+    assert turn and correction == (90 + 360 - turn) % 360

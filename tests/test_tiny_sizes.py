@@ -46,3 +46,28 @@ def test_size_names() -> None:
     assert set(TINY_SIZES) == {"test", "reader"}
     with pytest.raises(ConfigError, match="unknown tiny model 'tiny:qwen2_5_vl-huge'"):
         resolve_tiny("tiny:qwen2_5_vl-huge")
+
+
+def test_reader_image_tokens_carry_the_ink_where_it_is(tiny_checkpoints: dict) -> None:
+    """The reader's random vision blocks pass patches through: a white patch gives an exactly zero image token and
+    ink lights up the tokens of its own place in the grid (image tokens line up with the page), and its text rope
+    turns fast enough for rows and columns to be told apart."""
+    import torch
+    from PIL import ImageDraw
+
+    checkpoint = resolve_tiny("tiny:qwen2_5_vl-reader")
+    assert (
+        json.loads((Path(checkpoint) / "config.json").read_text())["text_config"]["rope_parameters"]["rope_theta"]
+        == TINY_SIZES["reader"].rope_theta
+    )
+    processor = registry.load_processor(checkpoint, ModelConfig())
+    model = registry.load_model(checkpoint, ModelConfig(torch_dtype="float32", attn_implementation="sdpa"))
+    page = Image.new("RGB", (224, 168), "white")
+    ImageDraw.Draw(page).rectangle((140, 90, 165, 110), fill="black")  # grid cell row 3, column 5 (28 px cells)
+    inputs = processor.image_processor(images=[page], return_tensors="pt")
+    with torch.no_grad():
+        features = model.model.get_image_features(inputs["pixel_values"], inputs["image_grid_thw"])
+    features = getattr(features, "pooler_output", features)
+    features = features[0] if isinstance(features, list | tuple) else features
+    inked = (features.abs().sum(-1) > 0).reshape(6, 8)
+    assert inked.nonzero().tolist() == [[3, 5]]

@@ -88,7 +88,10 @@ class ParseFrontMatter(Step):
 
 
 class FilterRotated(Step):
-    """Drop pages whose label says the page is rotated: their text does not match the upright image."""
+    """Drop pages whose label says the page is rotated: in olmOCR-mix such a label is a model's guess and the
+    text need not match the image turned upright. A page set whose turned pages are exact (`prepare --kind
+    synthetic`: drawn turned, gold text upright) can leave this step out and train on them as they are, as
+    configs/tiny-learn.yaml does; `rotation_augment` then composes its turn with theirs."""
 
     name = "filter_rotated"
     needs = ("page",)
@@ -177,7 +180,9 @@ class Render(Step):
 
 class RotationAugment(Step):
     """With probability `data.rotation_augmentation_p`, turn the image by 90/180/270 degrees counter-clockwise
-    and label it with the counter-clockwise correction that makes it upright again (olmOCR's convention).
+    and label it with the counter-clockwise correction that makes it upright again (olmOCR's convention). A page
+    already labelled turned (kept when the pipeline leaves out `filter_rotated`, as for synthetic pages whose
+    labels are exact) gets the two turns composed.
 
     The draw is seeded by (train.seed, sample id), not by a running generator, so a resumed run sees the
     same augmentation as an uninterrupted one.
@@ -192,7 +197,8 @@ class RotationAugment(Step):
             return sample
         turn = rng.choice((90, 180, 270))
         sample.image = rotate_image(sample.image, turn)
-        fm = replace(sample.page.front_matter, is_rotation_valid=False, rotation_correction=(360 - turn) % 360)
+        correction = (sample.page.front_matter.rotation_correction + 360 - turn) % 360
+        fm = replace(sample.page.front_matter, is_rotation_valid=correction == 0, rotation_correction=correction)
         sample.page = replace(sample.page, front_matter=fm)
         sample.notes["rotated"] = turn
         return sample

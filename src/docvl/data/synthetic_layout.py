@@ -81,8 +81,6 @@ def _width(text: str, font: str, size: float) -> float:
     return stringWidth(text, font, size)
 
 
-
-
 def check_config(cfg: SyntheticConfig) -> None:
     """Fail before generating anything when keys cannot work together; the message names the key."""
     words = word_list(cfg.language)

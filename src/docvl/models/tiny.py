@@ -23,7 +23,7 @@ from docvl.errors import ConfigError
 TINY_PREFIX = "tiny:"
 TINY_FAMILIES = ("qwen2_5_vl", "qwen3_vl")
 # Bump when the tiny recipe changes, so stale cached folders are not reused.
-TINY_VERSION = 2
+TINY_VERSION = 3
 # Pixel normalization of the tiny processors: paper white (1.0) becomes exactly 0 and ink -2. With Qwen2.5-VL's
 # bias-free patch embedding and zero-initialized biases, a blank patch then yields a zero feature, so what the
 # random tower passes on is the ink alone, not a background shared by every page that drowns it (Qwen3-VL adds
@@ -50,13 +50,19 @@ class TinySize:
     vision_depth: int
     vocab: int
     learns_words: bool  # the tokenizer also trains on the synthetic word lists
+    rope_theta: float = 10000.0
+    vision_pass_through: bool = False  # vision blocks start as identities (see _pass_through_vision_blocks)
 
 
 TINY_SIZES = {
     # Fast plumbing checks (tests): hidden 64, 4 heads of 16.
     "test": TinySize(64, 4, 2, 2, 128, (2, 3, 3), 32, 2, 2, 480, False),
     # Learns synthetic quickstart pages on a CPU: hidden 128, 2 heads of 64 (vLLM's CPU attention needs 64/128).
-    "reader": TinySize(128, 2, 2, 4, 512, (8, 12, 12), 128, 2, 2, 2048, True),
+    # rope_theta 10: with head_dim 64 and mrope sections (8, 12, 12), theta 10000 leaves the width section
+    # (the lowest frequencies) turning by under 0.003 rad per image column, so the text model could not tell
+    # where on the page an image token lies (nor a turned page from an upright one); at 10 a column turns
+    # 0.1-0.24 rad and a row 0.25-0.56 rad. Text spans here are a few hundred tokens, well within that.
+    "reader": TinySize(128, 2, 2, 4, 512, (8, 12, 12), 128, 2, 2, 2048, True, 10.0, True),
 }
 DEFAULT_SIZE = "test"
 
@@ -199,7 +205,9 @@ def _build_qwen2_5_vl(tokenizer, size: TinySize):
     mrope = list(size.mrope_section)
     config = Qwen2_5_VLConfig(
         text_config=_text_config(
-            tokenizer, size, rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope}
+            tokenizer,
+            size,
+            rope_parameters={"rope_type": "default", "rope_theta": size.rope_theta, "mrope_section": mrope},
         ),
         vision_config={
             **_vision_config(size),
@@ -224,7 +232,7 @@ def _build_qwen3_vl(tokenizer, size: TinySize):
             head_dim=size.hidden // size.heads,
             rope_parameters={
                 "rope_type": "default",
-                "rope_theta": 10000.0,
+                "rope_theta": size.rope_theta,
                 "mrope_section": list(size.mrope_section),
                 "mrope_interleaved": True,
             },
@@ -247,6 +255,24 @@ def _build_qwen3_vl(tokenizer, size: TinySize):
     return Qwen3VLForConditionalGeneration(config), image_processor
 
 
+def _pass_through_vision_blocks(model) -> None:
+    """Zero each vision block's output projections, so the random tower starts as the identity on its patch
+    embedding (residual blocks that add nothing until trained; frozen, they stay so). Random blocks mixed every
+    patch with its attention window: blank patches took on the window's average and, normalized by the merger,
+    looked as inked as text, and the merger learned to map all image tokens to one vector (cosine 0.99 between
+    pages) instead of reading them. Passed through, a patch is a random projection of its pixels, and a blank
+    one is exactly zero."""
+    import torch
+
+    with torch.no_grad():
+        for block in model.model.visual.blocks:
+            last = getattr(block.mlp, "down_proj", None) or block.mlp.linear_fc2
+            for layer in (block.attn.proj, last):
+                layer.weight.zero_()
+                if layer.bias is not None:
+                    layer.bias.zero_()
+
+
 def _build_processor(family: str, tokenizer, image_processor):
     from transformers import Qwen2_5_VLProcessor, Qwen3VLProcessor
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
@@ -261,6 +287,10 @@ def build_tiny(family: str, directory: str | Path, seed: int = DEFAULT_SEED, siz
     """Write a tiny random checkpoint of `family` and `size` into `directory` (same seed, same bytes of weights)."""
     import torch
 
+    from docvl.system import name_cpu_accelerator
+
+    name_cpu_accelerator()  # before transformers imports DeepSpeed: a first build inside `docvl train` stays quiet
+
     if family not in TINY_FAMILIES:
         raise ConfigError(f"unknown tiny model family '{family}'", hint=f"one of {', '.join(TINY_FAMILIES)}")
     if size not in TINY_SIZES:
@@ -271,6 +301,8 @@ def build_tiny(family: str, directory: str | Path, seed: int = DEFAULT_SEED, siz
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model, image_processor = builder(tokenizer, shape)
+    if shape.vision_pass_through:
+        _pass_through_vision_blocks(model)
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     target = Path(directory)
