@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from learned_stand_in import learned_reader  # noqa: F401  STAND-IN: the lead switches to conftest's at merge
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -267,7 +266,7 @@ def test_trl_reads_the_server_command_as_meant(tmp_path: Path, tiny_checkpoints)
 
 @pytest.mark.slow
 def test_grpo_from_the_learned_reader_on_held_out_pages(
-    learned_reader,  # noqa: F811  (the stand-in's, until the merge)
+    learned_reader,
     repo_dir: Path,
     tmp_path: Path,
 ) -> None:
