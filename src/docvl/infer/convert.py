@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ from docvl.infer.claims import Admission, Claim, Ledger
 from docvl.infer.inputs import InputDoc, collect_inputs, in_shard, output_problem
 from docvl.infer.render import RenderedPage, list_pages, render_pages
 from docvl.infer.request import request_for
-from docvl.infer.types import Engine, EngineUnavailableError, Reply
+from docvl.infer.types import Engine, EngineUnavailableError, PageRequest, Reply
 from docvl.io import sha256_file
 from docvl.judge import Outcome, Reason, judge
 from docvl.page import Page
@@ -67,8 +68,9 @@ def _message(exc: BaseException) -> str:
 
 
 @dataclass
-class PageState:
-    doc: DocState
+class PageDialog:
+    """One page's conversation with the model: what it was turned by and every attempt's verdict and cost."""
+
     index: int
     image_url: str | None
     text_layer: str
@@ -97,6 +99,59 @@ class PageState:
         )
         self.image_url = None
         self.text_layer = ""
+
+
+@dataclass
+class PageState(PageDialog):
+    doc: DocState = field(kw_only=True)
+
+
+class Step(StrEnum):
+    """What a page needs after a verdict: another attempt, rendering turned and another attempt, or nothing."""
+
+    ASK = "ask"
+    TURN = "turn"
+    SETTLE = "settle"
+
+
+class PagePolicy:
+    """The per-page rules every convert path follows (the local event loop, the Ray stages): the request for
+    the next attempt, and what a reply leads to (temperature schedule, rotation re-ask, text-layer fallback)."""
+
+    def __init__(self, config: DocvlConfig):
+        self.config = config
+        self.opts = config.convert
+
+    def request(self, page: PageDialog) -> PageRequest:
+        temperature = self.opts.temperatures[len(page.temperatures)]
+        return request_for(page.image_url or "", self.config, temperature=temperature)
+
+    def take_reply(self, page: PageDialog, reply: Reply) -> tuple[Step, Page | None]:
+        """Judge `reply` to `page`'s last request and record it; the step it needs (SETTLE: with the accepted
+        page, or None for the fallback). TURN has already set the page's new rotation."""
+        verdict = judge(reply, self.opts.repetition_min_chars)
+        page.temperatures.append(self.opts.temperatures[len(page.temperatures)])
+        page.prompt_tokens += reply.prompt_tokens
+        page.completion_tokens += reply.completion_tokens
+        page.seconds += reply.seconds
+        more = len(page.temperatures) < len(self.opts.temperatures)
+        parsed = verdict.page
+        if parsed is not None and self._wants_turning(page, parsed, more):
+            page.rotation_asks += 1
+            page.rotation = (page.rotation + parsed.front_matter.rotation_correction) % 360
+            page.outcomes.append(Outcome(Reason.ROTATED, str(parsed.front_matter.rotation_correction)))
+            return Step.TURN, None
+        page.outcomes.append(verdict.outcome)
+        return (Step.ASK, None) if parsed is None and more else (Step.SETTLE, parsed)
+
+    def _wants_turning(self, page: PageDialog, parsed: Page, more: bool) -> bool:
+        fm = parsed.front_matter
+        return (
+            not fm.is_rotation_valid
+            and bool(fm.rotation_correction)
+            and more
+            and (page.rotation_asks < self.opts.rotation_retries)
+        )
 
 
 @dataclass
@@ -180,6 +235,65 @@ class ConvertSummary:
         )
 
 
+class DocumentWriter:
+    """Writes each finished document once (Markdown, record, done marker: `docvl.results.write_document`) and
+    counts it into the run's summary: the document error budget and the record format, for every convert path."""
+
+    def __init__(
+        self, out: Path, results: Path, config: DocvlConfig, summary: ConvertSummary, report: Callable[[str], None]
+    ):
+        self.out = out
+        self.results = results
+        self.max_page_errors = config.convert.max_page_errors
+        self.summary = summary
+        self.report = report
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+
+    def _record(self, doc: InputDoc, digest: str | None, status: DocStatus, **fields: Any) -> DocResult:
+        return DocResult(
+            path=doc.relpath,
+            source=os.path.abspath(doc.path),
+            sha256=digest,
+            status=status,
+            worker=self.worker_id,
+            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **fields,
+        )
+
+    def finish(self, state: DocState) -> None:
+        """A document whose pages have all settled (a bad input when not one page could be rendered)."""
+        pages = [state.pages[i].result for i in state.indices or []]
+        if state.render_error and not state.rendered_any:  # no page could be made at all: a bad input
+            self.bad_input(state.doc, state.sha256, state.render_error)
+            return
+        result = self._record(
+            state.doc,
+            state.sha256,
+            DocStatus.OK,
+            markdown=state.doc.markdown_relpath,
+            pages=pages,
+            seconds=round(time.perf_counter() - state.started, 3),
+        )
+        fallbacks = result.fallback_pages
+        if fallbacks > self.max_page_errors:
+            result.status = DocStatus.FAILED
+            self.report(f"{state.doc.path}: {fallbacks} of {len(pages)} pages fell back to the text layer")
+        write_document(self.out, self.results, state.doc.key, result, "\n\n".join(p.text for p in pages if p.text))
+        self.summary.documents += 1
+        self.summary.pages += len(pages)
+        self.summary.fallback_pages += fallbacks
+        self.summary.failed_documents += result.status is DocStatus.FAILED
+
+    def bad_input(self, doc: InputDoc, digest: str | None, message: str, *, empty: bool = False) -> None:
+        """A document that cannot be read: one line, counted, recorded (an empty PDF also gets an empty .md)."""
+        self.summary.bad_inputs += 1
+        self.summary.problems.append(f"{doc.path}: {message}")
+        self.report(f"{doc.path}: {message}")
+        status = DocStatus.EMPTY if empty else DocStatus.ERROR
+        record = self._record(doc, digest, status, error=message, markdown=doc.markdown_relpath if empty else None)
+        write_document(self.out, self.results, doc.key, record, "" if empty else None)
+
+
 class Converter:
     """One run of `convert` over a document list, an engine and an output directory."""
 
@@ -206,13 +320,14 @@ class Converter:
         self.report = report or (lambda line: None)
         self.on_page = on_page or (lambda pages, fallbacks: None)
         self.settings = RenderSettings.from_config(config)
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.policy = PagePolicy(config)
         self.events: queue.Queue[Event] = queue.Queue()
         self.held = 0  # pages being rendered or waiting for their verdict
         self.listing = 0  # page-list jobs in the pool
         self.open_docs: dict[str, DocState] = {}
         self.waiting: deque[DocState] = deque()  # documents with pages still to render
         self.summary = ConvertSummary()
+        self.writer = DocumentWriter(out, self.results, config, self.summary, self.report)
 
     # -- starting documents
 
@@ -262,8 +377,7 @@ class Converter:
                 self.waiting.popleft()
 
     def _ask(self, page: PageState) -> None:
-        temperature = self.opts.temperatures[len(page.temperatures)]
-        future = self.engine.submit(request_for(page.image_url or "", self.config, temperature=temperature))
+        future = self.engine.submit(self.policy.request(page))
         future.add_done_callback(lambda f: self.events.put(ReplyArrived(page, f)))
 
     def _rerender(self, page: PageState) -> None:
@@ -295,7 +409,7 @@ class Converter:
             state.render_error = state.render_error or _message(exc)
             rendered = [RenderedPage(index, None, "", _message(exc)) for index in event.indices]
         for item in rendered:
-            page = PageState(state, item.index, item.image_url, item.text)
+            page = PageState(item.index, item.image_url, item.text, doc=state)
             state.pages[item.index] = page
             if item.image_url is None:
                 page.outcomes.append(Outcome(Reason.NOT_RENDERED, item.error or ""))
@@ -320,33 +434,13 @@ class Converter:
         if isinstance(exc, EngineUnavailableError):
             raise exc
         reply = event.future.result() if exc is None else Reply(error=_message(exc))
-        verdict = judge(reply, self.opts.repetition_min_chars)
-        page.temperatures.append(self.opts.temperatures[len(page.temperatures)])
-        page.prompt_tokens += reply.prompt_tokens
-        page.completion_tokens += reply.completion_tokens
-        page.seconds += reply.seconds
-        more = len(page.temperatures) < len(self.opts.temperatures)
-        parsed = verdict.page
-        if parsed is not None and self._wants_turning(page, parsed, more):
-            page.rotation_asks += 1
-            page.rotation = (page.rotation + parsed.front_matter.rotation_correction) % 360
-            page.outcomes.append(Outcome(Reason.ROTATED, str(parsed.front_matter.rotation_correction)))
+        step, parsed = self.policy.take_reply(page, reply)
+        if step is Step.TURN:
             self._rerender(page)
-            return
-        page.outcomes.append(verdict.outcome)
-        if parsed is None and more:
+        elif step is Step.ASK:
             self._ask(page)
         else:
             self._settle(page, parsed)
-
-    def _wants_turning(self, page: PageState, parsed: Page, more: bool) -> bool:
-        fm = parsed.front_matter
-        return (
-            not fm.is_rotation_valid
-            and bool(fm.rotation_correction)
-            and more
-            and (page.rotation_asks < self.opts.rotation_retries)
-        )
 
     # -- settling and writing
 
@@ -361,51 +455,14 @@ class Converter:
         if state.indices is not None and state.settled == len(state.indices):
             self._finish_doc(state)
 
-    def _record(self, doc: InputDoc, digest: str | None, status: DocStatus, **fields: Any) -> DocResult:
-        return DocResult(
-            path=doc.relpath,
-            source=os.path.abspath(doc.path),
-            sha256=digest,
-            status=status,
-            worker=self.worker_id,
-            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            **fields,
-        )
-
     def _finish_doc(self, state: DocState) -> None:
-        pages = [state.pages[i].result for i in state.indices or []]
-        if state.render_error and not state.rendered_any:  # no page could be made at all: a bad input
-            self._bad_input(state.doc, state.sha256, state.render_error, state=state)
-            return
-        result = self._record(
-            state.doc,
-            state.sha256,
-            DocStatus.OK,
-            markdown=state.doc.markdown_relpath,
-            pages=pages,
-            seconds=round(time.perf_counter() - state.started, 3),
-        )
-        fallbacks = result.fallback_pages
-        if fallbacks > self.opts.max_page_errors:
-            result.status = DocStatus.FAILED
-            self.report(f"{state.doc.path}: {fallbacks} of {len(pages)} pages fell back to the text layer")
-        write_document(self.out, self.results, state.doc.key, result, "\n\n".join(p.text for p in pages if p.text))
-        self.summary.documents += 1
-        self.summary.pages += len(pages)
-        self.summary.fallback_pages += fallbacks
-        self.summary.failed_documents += result.status is DocStatus.FAILED
+        self.writer.finish(state)
         self._close(state)
 
     def _bad_input(
         self, doc: InputDoc, digest: str | None, message: str, *, empty: bool = False, state: DocState | None = None
     ) -> None:
-        """A document that cannot be read: one line, counted, recorded (an empty PDF also gets an empty .md)."""
-        self.summary.bad_inputs += 1
-        self.summary.problems.append(f"{doc.path}: {message}")
-        self.report(f"{doc.path}: {message}")
-        status = DocStatus.EMPTY if empty else DocStatus.ERROR
-        record = self._record(doc, digest, status, error=message, markdown=doc.markdown_relpath if empty else None)
-        write_document(self.out, self.results, doc.key, record, "" if empty else None)
+        self.writer.bad_input(doc, digest, message, empty=empty)
         if state is not None:
             self._close(state)
 
