@@ -235,6 +235,27 @@ class ConvertSummary:
         )
 
 
+def refuse(summary: ConvertSummary, report: Callable[[str], None], line: str) -> None:
+    """An input not converted because of its output path: one line, counted as a failure."""
+    summary.refused += 1
+    summary.problems.append(line)
+    report(line)
+
+
+def admit(
+    ledger: Ledger, doc: InputDoc, digest: str, summary: ConvertSummary, refuse_line: Callable[[str], None]
+) -> Claim | None:
+    """The claim on `doc` when this worker is to convert it; what else it found is counted into `summary`."""
+    admission, claim = ledger.admit(doc, digest)
+    summary.skipped += admission is Admission.DONE
+    summary.busy += admission is Admission.DONE_BY_OTHER
+    summary.taken_over += admission is Admission.TAKE_OVER
+    if admission is Admission.FOREIGN_OUTPUT:
+        target = ledger.out / doc.markdown_relpath
+        refuse_line(f"{doc.path}: refused, its output {target} exists and was not written by docvl")
+    return claim
+
+
 class DocumentWriter:
     """Writes each finished document once (Markdown, record, done marker: `docvl.results.write_document`) and
     counts it into the run's summary: the document error budget and the record format, for every convert path."""
@@ -340,13 +361,7 @@ class Converter:
         except OSError as exc:
             self._bad_input(doc, None, f"cannot read file: {exc.strerror}")
             return
-        admission, claim = self.ledger.admit(doc, digest)
-        self.summary.skipped += admission is Admission.DONE
-        self.summary.busy += admission is Admission.DONE_BY_OTHER
-        self.summary.taken_over += admission is Admission.TAKE_OVER
-        if admission is Admission.FOREIGN_OUTPUT:
-            target = self.out / doc.markdown_relpath
-            self._refuse(f"{doc.path}: refused, its output {target} exists and was not written by docvl")
+        claim = admit(self.ledger, doc, digest, self.summary, self._refuse)
         if claim is None:
             return
         state = DocState(doc, digest, claim, time.perf_counter())
@@ -356,9 +371,7 @@ class Converter:
         future.add_done_callback(lambda f: self.events.put(PagesListed(state, f)))
 
     def _refuse(self, line: str) -> None:
-        self.summary.refused += 1
-        self.summary.problems.append(line)
-        self.report(line)
+        refuse(self.summary, self.report, line)
 
     # -- rendering and asking
 
@@ -552,8 +565,6 @@ def convert_docs(
     on_page: Callable[[int, int], None] | None = None,
 ) -> ConvertSummary:
     """`convert` of documents already collected (`collect_inputs`), with the problem lines of those it refused."""
-    for line in refused:
-        (report or (lambda _: None))(line)
     converter = Converter(
         engine,
         config,
@@ -564,7 +575,20 @@ def convert_docs(
         report=report,
         on_page=on_page,
     )
-    summary = converter.run([doc for doc in docs if in_shard(doc, shard)])
+    return run_collected(converter.run, docs, refused, shard, report)
+
+
+def run_collected(
+    run: Callable[[list[InputDoc]], ConvertSummary],
+    docs: list[InputDoc],
+    refused: list[str],
+    shard: tuple[int, int] | None,
+    report: Callable[[str], None] | None,
+) -> ConvertSummary:
+    """`run` (a convert path) over the shard's documents, with the problem lines of the inputs refused before."""
+    for line in refused:
+        (report or (lambda _: None))(line)
+    summary = run([doc for doc in docs if in_shard(doc, shard)])
     summary.refused += len(refused)
     summary.problems = refused + summary.problems
     return summary
