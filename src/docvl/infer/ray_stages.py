@@ -212,14 +212,16 @@ class EngineStage:
 
 # -- Ray Data's vLLM processor (one engine per GPU)
 
-# `vllm serve` flags that are the server's own business, not the engine's (the processor has no HTTP server).
-_SERVER_ONLY_FLAGS = {"--host", "--port", "--served-model-name", "--chat-template", "--chat-template-content-format"}
+# `vllm serve` flags that are not the engine's: the server's own (the processor has no HTTP server; the template
+# and its content format go to the processor's own stages), and data parallelism (Ray runs one engine per GPU).
+_NOT_ENGINE_FLAGS = {"--host", "--port", "--served-model-name", "--chat-template", "--chat-template-content-format",
+                     "--data-parallel-size"}  # fmt: skip
 
 
 def vllm_engine_kwargs(command: list[str]) -> dict[str, Any]:
     """vLLM engine arguments from a `build_vllm_command` argv (what `serve` would run): `--flag VALUE` ->
     {flag: VALUE} with vLLM's own spelling (dashes to underscores, numbers as numbers, JSON as objects, a bare
-    flag as True), server-only flags left out; a later flag wins, as argparse reads it."""
+    flag as True), flags that are not the engine's left out; a later flag wins, as argparse reads it."""
     import json
 
     kwargs: dict[str, Any] = {}
@@ -234,7 +236,7 @@ def vllm_engine_kwargs(command: list[str]) -> dict[str, Any]:
             value = words[i + 1]
             i += 1
         i += 1
-        if flag in _SERVER_ONLY_FLAGS:
+        if flag in _NOT_ENGINE_FLAGS:
             continue
         if isinstance(value, str):
             try:
@@ -247,15 +249,16 @@ def vllm_engine_kwargs(command: list[str]) -> dict[str, Any]:
 
 def vllm_processor_kwargs(checkpoint: Path, config: DocvlConfig, gpus: int) -> dict[str, Any]:
     """The arguments of `ray.data.llm.vLLMEngineProcessorConfig` for `checkpoint`: the engine arguments `serve`
-    derives (`docvl.infer.vllm_cmd.build_vllm_command` on a CUDA machine), one engine per GPU (`gpus` of them),
-    batches of `convert.concurrency` pages, the template's parts in training's order (content format "openai")."""
+    derives (`docvl.infer.vllm_cmd.build_vllm_command` on a CUDA machine), one engine per `serve.tensor_parallel_size`
+    of the cluster's `gpus`, batches of `convert.concurrency` pages, the template's parts in training's order
+    (content format "openai", as `serve` passes it)."""
     from docvl.infer.vllm_cmd import build_vllm_command, option_value
 
     command = build_vllm_command(checkpoint, config, cuda=True)
     kwargs: dict[str, Any] = {
         "model_source": str(checkpoint),
         "engine_kwargs": vllm_engine_kwargs(command),
-        "concurrency": gpus,
+        "concurrency": max(1, gpus // config.serve.tensor_parallel_size),
         "batch_size": config.convert.concurrency,
         "prepare_multimodal_stage": {"enabled": True, "chat_template_content_format": "openai"},
         "chat_template_stage": {"enabled": True},
