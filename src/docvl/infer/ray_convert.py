@@ -160,8 +160,8 @@ class RayConverter:
                 vLLMEngineProcessorConfig(**kwargs), preprocess=vllm_preprocess, postprocess=vllm_postprocess
             )
             return processor(dataset)
-        if spec.servers:  # waiting on the network: a share of a CPU, one actor per server
-            actors, cpus = len(spec.servers), 0.25
+        if spec.servers:  # waiting on the network: no CPU of its own, one actor per server
+            actors, cpus = len(spec.servers), 0
         else:
             actors, cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // CPUS_PER_CPU_ENGINE), 1
         # Ray Data restarts an actor whose process died and retries its batches (max_restarts, max_task_retries -1)
