@@ -384,7 +384,9 @@ def _load_config_for_run(
 @_stage
 def convert(
     inputs: Annotated[list[str], typer.Argument(help="PDFs, PNG/JPEG images, directories, globs, .txt path lists.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (Markdown + results.jsonl).")],
+    out_arg: Annotated[
+        str, typer.Option("--out", "-o", help="Output directory (Markdown + results.jsonl); a path or a file:// URL.")
+    ],
     server: Annotated[
         list[str] | None,
         typer.Option(
@@ -421,10 +423,13 @@ def convert(
     """Convert documents to Markdown (+ one JSONL record per document); resumable, shardable, on Ray with --ray."""
     from docvl.errors import UsageError
     from docvl.infer.inputs import collect_inputs, parse_shard
-    from docvl.io import check_writable
+    from docvl.io import check_writable, is_url, local_path
     from docvl.models.registry import family_of, resolve_checkpoint
     from docvl.system import name_cpu_accelerator
 
+    if is_url(local_path(out_arg)):
+        raise UsageError("--out must be a local (or shared) folder or a file:// URL; inputs may be any fsspec URL")
+    out = Path(local_path(out_arg))
     servers, server = server or [], (server or [None])[0]
     if server is None and model is None:
         raise typer.BadParameter("give --server URL or --model CHECKPOINT")

@@ -47,7 +47,7 @@ from docvl.infer.inputs import InputDoc, collect_inputs, in_shard, output_proble
 from docvl.infer.render import RenderedPage, list_pages, render_pages
 from docvl.infer.request import request_for
 from docvl.infer.types import Engine, EngineUnavailableError, PageRequest, Reply
-from docvl.io import sha256_file
+from docvl.io import is_url, sha256_file
 from docvl.judge import Outcome, Reason, judge
 from docvl.page import Page
 from docvl.rendering import RenderSettings
@@ -273,7 +273,7 @@ class DocumentWriter:
     def _record(self, doc: InputDoc, digest: str | None, status: DocStatus, **fields: Any) -> DocResult:
         return DocResult(
             path=doc.relpath,
-            source=os.path.abspath(doc.path),
+            source=doc.path if is_url(doc.path) else os.path.abspath(doc.path),
             sha256=digest,
             status=status,
             worker=self.worker_id,
