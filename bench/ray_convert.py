@@ -8,8 +8,8 @@ Target: --ray >= 0.7x the local path's pages/s on one small machine (Ray's overh
 grow with the page count. Each measurement runs in a fresh subprocess. The Ray run starts a local Ray (as
 `--ray` alone does); its time is the conversion (`RayConverter.run`) after Ray is up, and `start_s` is Ray's
 start. Memory: the driver's peak RSS, and the peak of the sum over every process of the run (driver, Ray's
-own processes, its workers), sampled every 0.2 s. Per-page costs (render, driver) are printed for the
-on-paper cluster estimate.
+own processes, its workers), sampled every 0.2 s. The driver's CPU time per page (judging, writing, Ray's
+client side) is printed for the on-paper cluster estimate.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import resource
 import subprocess
 import sys
 import tempfile
@@ -83,8 +84,10 @@ def child_ray(pages: int) -> dict[str, float]:
     parent.send("stop")
     server.join(5)
     assert summary.pages == pages and summary.fallback_pages == 0, summary.line()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"pages": pages, "seconds": seconds, "pages_per_s": pages / seconds, "start_s": started - began,
-            "rss_mib": _peak_rss_mib(), "tree_mib": peak["tree"]}  # fmt: skip
+            "rss_mib": _peak_rss_mib(), "tree_mib": peak["tree"],
+            "driver_cpu_ms_per_page": (usage.ru_utime + usage.ru_stime) * 1000 / pages}  # fmt: skip
 
 
 def _run_child(kind: str, pages: int, workers: int) -> dict:
@@ -122,7 +125,7 @@ def main() -> None:
     print(
         f"ray_convert: {args.pages} pages, local {local['pages_per_s']:.1f} pages/s, --ray {ray['pages_per_s']:.1f} "
         f"pages/s ({ray['pages_per_s'] / local['pages_per_s']:.2f}x local; Ray start {ray['start_s']:.1f} s not "
-        f"counted){memory}"
+        f"counted; driver {ray['driver_cpu_ms_per_page']:.1f} CPU-ms/page){memory}"
     )
 
 

@@ -65,6 +65,7 @@ def test_vllm_rows_carry_the_request_every_engine_sends_and_come_back_as_replies
     )
     assert stopped.reply is not None and (stopped.reply.text, stopped.reply.finish_reason) == ("x", "stop")
     assert (stopped.reply.prompt_tokens, stopped.reply.completion_tokens) == (90, 7)
+    assert stopped.image_url is None and stopped.request.image_url == ""  # the image does not go back to the driver
     cut = unpack(vllm_postprocess({**row, "generated_text": "xx", "num_generated_tokens": 50, "num_input_tokens": 9}))
     assert cut.reply is not None and cut.reply.finish_reason == "length"
     # a job with nothing to ask (its page could not be rendered) costs one token, and gets no reply

@@ -222,10 +222,8 @@ class RayConverter:
         if step is Step.SETTLE:
             self._settle(page, parsed, job.num_pages)
             return []
-        page.image_url = job.image_url if step is Step.ASK else None  # turned: rendered again
-        request = self.policy.request(page)
-        page.image_url = None
-        return [replace(job, rotation=page.rotation, image_url=request.image_url or None, request=request, reply=None)]
+        request = self.policy.request(page)  # without its image: the render stage makes it (turned, for TURN)
+        return [replace(job, rotation=page.rotation, image_url=None, request=request, reply=None)]
 
     def _settle(self, page: PageState, parsed: Any, num_pages: int) -> None:
         page.settle(parsed)

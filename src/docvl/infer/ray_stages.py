@@ -185,6 +185,13 @@ def open_stage_engine(spec: EngineSpec, config: DocvlConfig) -> Engine:
     return open_engine(cpu, model=spec.model)
 
 
+def drop_image(job: PageJob) -> None:
+    """A page's image is not sent back to the driver: a page asked again is rendered again (the same image)."""
+    job.image_url = None
+    if job.request is not None:
+        job.request = replace(job.request, image_url="")
+
+
 class EngineStage:
     """An inference actor: every page of a batch with a request is sent at once (up to the engine's concurrency);
     a reply that did not come is an attempt that failed, an unreachable server stops the run."""
@@ -202,6 +209,7 @@ class EngineStage:
                 job.unavailable = exc.message
             except Exception as exc:  # one failed attempt, as in the local path
                 job.reply = Reply(error=_message(exc))
+            drop_image(job)
         return _batch(jobs)
 
     def __del__(self) -> None:
@@ -294,6 +302,7 @@ def vllm_postprocess(row: Row) -> Row:
             prompt_tokens=int(row.get("num_input_tokens") or 0),
             completion_tokens=generated,
         )
+    drop_image(job)
     return pack(job)
 
 
