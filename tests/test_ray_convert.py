@@ -185,10 +185,10 @@ def _exactly_once(out: Path, paths: list[str], pages: int = 1) -> None:
 
 
 def test_driver_killed_half_way_then_run_again(ray_head: tuple[str, int], fixtures_dir: Path, tmp_path: Path) -> None:
-    paths = _copies(fixtures_dir, tmp_path / "in", 8)
+    paths = _copies(fixtures_dir, tmp_path / "in", 6)
     out = tmp_path / "out"
     command = ["convert", str(tmp_path / "in"), "--out", str(out), *SMALL, "--set", "convert.concurrency=1"]
-    with FakeOpenAIServer(lambda p, n: Act(delay_s=0.4)) as fake:
+    with FakeOpenAIServer(lambda p, n: Act(delay_s=0.3)) as fake:
         first = subprocess.Popen([*DOCVL, *command, "--server", fake.base_url, f"--ray={ray_head[0]}"],
                                  stderr=subprocess.DEVNULL)  # fmt: skip
         try:
@@ -199,11 +199,11 @@ def test_driver_killed_half_way_then_run_again(ray_head: tuple[str, int], fixtur
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=30)
         killed_at = len(read_results(out))
-        assert 2 <= killed_at < 8
+        assert 2 <= killed_at < 6
         second = _docvl(*command, "--server", fake.base_url, "--json", "--ray", ray_head[0])
     assert second.returncode == 0, second.stderr
     summary = json.loads(second.stdout)
-    assert summary["skipped"] == killed_at and summary["documents"] == 8 - killed_at
+    assert summary["skipped"] == killed_at and summary["documents"] == 6 - killed_at
     _exactly_once(out, paths)
 
 
@@ -234,22 +234,33 @@ def test_a_ray_client_and_a_local_client_share_one_output(
 ) -> None:
     paths = _copies(fixtures_dir, tmp_path / "in", 8)
     out = tmp_path / "out"
-    command = [*DOCVL, "convert", str(tmp_path / "in"), "--out", str(out), *SMALL, "--set", "convert.concurrency=1",
-               "--json"]  # fmt: skip
-    with FakeOpenAIServer(lambda p, n: Act(delay_s=0.3)) as fake:
-        clients = [
-            subprocess.Popen([*command, "--server", fake.base_url, "--ray", ray_head[0]], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True),
-            subprocess.Popen([*command, "--server", fake.base_url, "--workers", "1"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True),
-        ]  # fmt: skip
+    options = [*SMALL, "--set", "convert.concurrency=1", "--json", "--server"]
+    pipes: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    with FakeOpenAIServer(lambda p, n: Act(delay_s=0.8)) as fake:
+        local = subprocess.Popen([*DOCVL, "convert", str(tmp_path / "in"), "--out", str(out), *options, fake.base_url,
+                                  "--workers", "1", "--set", "convert.max_pages_in_flight=1"], **pipes)  # fmt: skip
+        clients = [local]
         try:
+            deadline = time.monotonic() + 60
+            while len(read_results(out) if out.is_dir() else {}) < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            clients.append(subprocess.Popen([*DOCVL, "convert", f"file://{tmp_path / 'in'}", "--out", f"file://{out}",
+                                             *options, fake.base_url, "--ray", ray_head[0]], **pipes))  # fmt: skip
             results = [client.communicate(timeout=180) for client in clients]
         finally:
             for client in clients:
                 client.kill()
     assert [client.returncode for client in clients] == [0, 0], [stderr for _, stderr in results]
-    summaries = [json.loads(stdout) for stdout, _ in results]
-    assert sum(s["documents"] for s in summaries) == 8
-    assert all(s["documents"] + s["skipped"] + s["busy"] <= 8 for s in summaries)
+    local_summary, ray_summary = (json.loads(stdout) for stdout, _ in results)
+    assert local_summary["documents"] + ray_summary["documents"] == 8
+    assert ray_summary["skipped"] >= 1  # what the local client had written when the Ray client (by URLs) began
     _exactly_once(out, paths)
+
+
+def test_unreachable_server_stops_before_ray_starts(fixtures_dir: Path, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nobody listens there
+    result = _docvl("convert", str(fixtures_dir / "pdfs" / "edgar.pdf"), "--out", str(tmp_path), "--server", url,
+                    "--set", "convert.connect_retries=1", "--ray")  # fmt: skip
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot reach" in lines[0], result.stderr

@@ -383,7 +383,9 @@ def _load_config_for_run(
 )
 @_stage
 def convert(
-    inputs: Annotated[list[str], typer.Argument(help="PDFs, PNG/JPEG images, directories, globs, .txt path lists.")],
+    inputs: Annotated[
+        list[str], typer.Argument(help="PDFs, PNG/JPEG images, directories, globs, .txt path lists, fsspec URLs.")
+    ],
     out_arg: Annotated[
         str, typer.Option("--out", "-o", help="Output directory (Markdown + results.jsonl); a path or a file:// URL.")
     ],

@@ -51,6 +51,7 @@ from docvl.infer.ray_stages import (
     hash_doc,
     iter_jobs,
     list_doc,
+    open_stage_engine,
     pack,
     render_batch,
     vllm_postprocess,
@@ -280,6 +281,8 @@ def ray_convert_docs(
 ) -> ConvertSummary:
     """`convert_docs` on Ray with `engine` (servers, or a checkpoint): joins the cluster at `address` (None: a
     local Ray for this run)."""
+    for url in engine.servers:  # an unreachable server stops the run here, before Ray starts, as locally
+        open_stage_engine(EngineSpec(servers=(url,), api_key=engine.api_key, model=engine.model), config).close()
     converter = RayConverter(
         engine, config, Path(out), pages=pages, shard=shard, report=report, on_page=on_page
     )  # fmt: skip
