@@ -187,7 +187,9 @@ class RayConverter:
         import ray.data
 
         jobs = self._admit(docs)
-        listed = ray.data.from_items([pack(job) for job in jobs])
+        # a block per document: its pages are rendered in chunks across the workers, and replies come back to the
+        # driver a task (a few chunks) at a time, not a wave at a time
+        listed = ray.data.from_items([pack(job) for job in jobs], override_num_blocks=max(1, len(jobs)))
         dataset = listed.flat_map(list_doc, fn_args=(self.settings, self.pages_spec))
         while jobs:
             jobs = self._pass(dataset)
