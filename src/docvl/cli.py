@@ -383,10 +383,18 @@ def _load_config_for_run(
 )
 @_stage
 def convert(
-    inputs: Annotated[list[str], typer.Argument(help="PDFs, PNG/JPEG images, directories, globs, .txt path lists.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (Markdown + results.jsonl).")],
+    inputs: Annotated[
+        list[str], typer.Argument(help="PDFs, PNG/JPEG images, directories, globs, .txt path lists, fsspec URLs.")
+    ],
+    out_arg: Annotated[
+        str, typer.Option("--out", "-o", help="Output directory (Markdown + results.jsonl); a path or a file:// URL.")
+    ],
     server: Annotated[
-        str | None, typer.Option(help="Base URL of an OpenAI-compatible API, e.g. http://host:8000/v1")
+        list[str] | None,
+        typer.Option(
+            help="Base URL of an OpenAI-compatible API, e.g. http://host:8000/v1; with --ray, several (repeat the "
+            "option) share the pages."
+        ),
     ] = None,
     api_key: Annotated[
         str | None, typer.Option(help="API key for --server (or $DOCVL_API_KEY; $OPENAI_API_KEY is never sent).")
@@ -401,21 +409,34 @@ def convert(
     pages: Annotated[str | None, typer.Option(help="Pages to convert, e.g. 1-3,7 (1-based).")] = None,
     workers: Annotated[int | None, typer.Option(help="Rendering processes (default: one per CPU).")] = None,
     shard: Annotated[str | None, typer.Option(help="Convert only shard I of N (1-based), e.g. 2/8.")] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Run on Ray Data (pip install 'docvl[ray]'): alone (last, or before another option), a Ray "
+            "started for this run; with an address (--ray=HOST:6379), join that cluster.",
+        ),
+    ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Convert documents to Markdown (+ one JSONL record per document); resumable, shardable."""
+    """Convert documents to Markdown (+ one JSONL record per document); resumable, shardable, on Ray with --ray."""
     from docvl.errors import UsageError
-    from docvl.infer.convert import convert_docs
-    from docvl.infer.factory import open_engine
     from docvl.infer.inputs import collect_inputs, parse_shard
-    from docvl.io import check_writable
+    from docvl.io import check_writable, is_url, local_path
     from docvl.models.registry import family_of, resolve_checkpoint
     from docvl.system import name_cpu_accelerator
 
+    if is_url(local_path(out_arg)):
+        raise UsageError("--out must be a local (or shared) folder or a file:// URL; inputs may be any fsspec URL")
+    out = Path(local_path(out_arg))
+    servers, server = server or [], (server or [None])[0]
     if server is None and model is None:
         raise typer.BadParameter("give --server URL or --model CHECKPOINT")
+    if len(servers) > 1 and ray is None:
+        raise typer.BadParameter("several --server URLs are shared out by --ray; without it, give one")
     if server is None:
         cfg = _load_config_for_run(model, config, set_, None)
     else:
@@ -434,7 +455,36 @@ def convert(
     check_writable(out, folder=True)
     if server is None:
         family_of(resolve_checkpoint(str(model)))
-        name_cpu_accelerator()
+    if ray is not None:
+        summary = _convert_on_ray(docs, refused, out, cfg, ray, servers, api_key, model, pages, shard_spec)
+    else:
+        if server is None:
+            name_cpu_accelerator()
+        summary = _convert_here(docs, refused, out, cfg, server, api_key, model, pages, workers, shard_spec)
+    if json_:
+        _print_json({"out": str(out), **summary.to_dict()})
+    elif not console.is_quiet():
+        console.out().print(summary.line(), highlight=False)
+    if summary.failures:
+        raise typer.Exit(1)
+
+
+def _convert_here(
+    docs: list[Any],
+    refused: list[str],
+    out: Path,
+    cfg: Any,
+    server: str | None,
+    api_key: str | None,
+    model: str | None,
+    pages: str | None,
+    workers: int | None,
+    shard_spec: tuple[int, int] | None,
+) -> Any:
+    """`convert` on this machine: one engine, a process pool of render workers."""
+    from docvl.infer.convert import convert_docs
+    from docvl.infer.factory import open_engine
+
     engine = open_engine(cfg, server=server, api_key=api_key, model=model, log_dir=out / ".docvl")
     try:
         with _convert_progress(lambda: _pages_to_convert(docs, out, pages, shard_spec)) as (report, on_page):
@@ -452,12 +502,31 @@ def convert(
             )
     finally:
         engine.close()
-    if json_:
-        _print_json({"out": str(out), **summary.to_dict()})
-    elif not console.is_quiet():
-        console.out().print(summary.line(), highlight=False)
-    if summary.failures:
-        raise typer.Exit(1)
+    return summary
+
+
+def _convert_on_ray(
+    docs: list[Any],
+    refused: list[str],
+    out: Path,
+    cfg: Any,
+    address: str,
+    servers: list[str],
+    api_key: str | None,
+    model: str | None,
+    pages: str | None,
+    shard_spec: tuple[int, int] | None,
+) -> Any:
+    """`convert --ray`: the same conversion as stages of Ray Data (`docvl.infer.ray_convert`)."""
+    from docvl.infer.ray_convert import ray_convert_docs
+    from docvl.infer.ray_stages import EngineSpec
+
+    engine = EngineSpec(servers=tuple(servers), api_key=api_key, model=model)
+    with _convert_progress(lambda: _pages_to_convert(docs, out, pages, shard_spec)) as (report, on_page):
+        return ray_convert_docs(
+            docs, refused, out, engine, cfg, address=None if address == RAY_LOCAL else address, pages=pages,
+            shard=shard_spec, report=report, on_page=on_page,
+        )  # fmt: skip
 
 
 def _pages_to_convert(docs: list[Any], out: Path, pages: str | None, shard: tuple[int, int] | None) -> int:
@@ -857,9 +926,20 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
     return flags + rest + argv[end:]
 
 
+RAY_LOCAL = "local"  # `--ray` without an address: a Ray started for the run
+
+
+def ray_without_address(argv: list[str]) -> list[str]:
+    """`--ray` with no value (last, or followed by another option) as `--ray=local`: click options take a value."""
+    return [
+        f"--ray={RAY_LOCAL}" if arg == "--ray" and (i + 1 == len(argv) or argv[i + 1].startswith("-")) else arg
+        for i, arg in enumerate(argv)
+    ]
+
+
 def main() -> None:
     """Console-script entry point."""
-    app(args=hoist_global_flags(sys.argv[1:]))
+    app(args=ray_without_address(hoist_global_flags(sys.argv[1:])))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Small file helpers every stage shares: atomic writes (a crash never leaves half a file), hashing, and keeping
-paths read from files (manifests, results, dataset rows) inside the folder they belong to."""
+"""Small file helpers every stage shares: atomic writes (a crash never leaves half a file), hashing, keeping
+paths read from files (manifests, results, dataset rows) inside the folder they belong to, and inputs named by
+fsspec URLs (s3://, gs://, ...; `file://` is a local path)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +118,46 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def is_url(path: str | Path) -> bool:
+    """Whether `path` is an fsspec URL (`s3://bucket/key`) rather than a local path."""
+    return isinstance(path, str) and "://" in path
+
+
+def local_path(path: str) -> str:
+    """A `file://` URL as the local path it names; anything else as it is."""
+    return path.removeprefix("file://") if path.startswith("file://") else path
+
+
+def _open_binary(path: str | Path) -> Any:
+    if is_url(path):
+        import fsspec
+
+        return fsspec.open(str(path), "rb").open()
+    return Path(path).open("rb")
+
+
+@contextmanager
+def local_copy(path: str | Path) -> Iterator[str]:
+    """A local path with `path`'s content: `path` itself, or for a URL a temporary copy (removed afterwards), for
+    readers that need a file (pdfium, the render helper)."""
+    if not is_url(path):
+        yield str(path)
+        return
+    suffix = Path(str(path).rpartition("/")[2]).suffix
+    fd, tmp = tempfile.mkstemp(prefix=".docvl-input.", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as target, _open_binary(path) as source:
+            for chunk in iter(lambda: source.read(1 << 20), b""):
+                target.write(chunk)
+        yield tmp
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
+    """Hex SHA-256 of a file (or of an fsspec URL's object), read in chunks."""
     digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
+    with _open_binary(path) as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,8 @@ from docvl.infer.claims import Admission, Claim, Ledger
 from docvl.infer.inputs import InputDoc, collect_inputs, in_shard, output_problem
 from docvl.infer.render import RenderedPage, list_pages, render_pages
 from docvl.infer.request import request_for
-from docvl.infer.types import Engine, EngineUnavailableError, Reply
-from docvl.io import sha256_file
+from docvl.infer.types import Engine, EngineUnavailableError, PageRequest, Reply
+from docvl.io import is_url, sha256_file
 from docvl.judge import Outcome, Reason, judge
 from docvl.page import Page
 from docvl.rendering import RenderSettings
@@ -67,8 +68,9 @@ def _message(exc: BaseException) -> str:
 
 
 @dataclass
-class PageState:
-    doc: DocState
+class PageDialog:
+    """One page's conversation with the model: what it was turned by and every attempt's verdict and cost."""
+
     index: int
     image_url: str | None
     text_layer: str
@@ -97,6 +99,59 @@ class PageState:
         )
         self.image_url = None
         self.text_layer = ""
+
+
+@dataclass
+class PageState(PageDialog):
+    doc: DocState = field(kw_only=True)
+
+
+class Step(StrEnum):
+    """What a page needs after a verdict: another attempt, rendering turned and another attempt, or nothing."""
+
+    ASK = "ask"
+    TURN = "turn"
+    SETTLE = "settle"
+
+
+class PagePolicy:
+    """The per-page rules every convert path follows (the local event loop, the Ray stages): the request for
+    the next attempt, and what a reply leads to (temperature schedule, rotation re-ask, text-layer fallback)."""
+
+    def __init__(self, config: DocvlConfig):
+        self.config = config
+        self.opts = config.convert
+
+    def request(self, page: PageDialog) -> PageRequest:
+        temperature = self.opts.temperatures[len(page.temperatures)]
+        return request_for(page.image_url or "", self.config, temperature=temperature)
+
+    def take_reply(self, page: PageDialog, reply: Reply) -> tuple[Step, Page | None]:
+        """Judge `reply` to `page`'s last request and record it; the step it needs (SETTLE: with the accepted
+        page, or None for the fallback). TURN has already set the page's new rotation."""
+        verdict = judge(reply, self.opts.repetition_min_chars)
+        page.temperatures.append(self.opts.temperatures[len(page.temperatures)])
+        page.prompt_tokens += reply.prompt_tokens
+        page.completion_tokens += reply.completion_tokens
+        page.seconds += reply.seconds
+        more = len(page.temperatures) < len(self.opts.temperatures)
+        parsed = verdict.page
+        if parsed is not None and self._wants_turning(page, parsed, more):
+            page.rotation_asks += 1
+            page.rotation = (page.rotation + parsed.front_matter.rotation_correction) % 360
+            page.outcomes.append(Outcome(Reason.ROTATED, str(parsed.front_matter.rotation_correction)))
+            return Step.TURN, None
+        page.outcomes.append(verdict.outcome)
+        return (Step.ASK, None) if parsed is None and more else (Step.SETTLE, parsed)
+
+    def _wants_turning(self, page: PageDialog, parsed: Page, more: bool) -> bool:
+        fm = parsed.front_matter
+        return (
+            not fm.is_rotation_valid
+            and bool(fm.rotation_correction)
+            and more
+            and (page.rotation_asks < self.opts.rotation_retries)
+        )
 
 
 @dataclass
@@ -180,6 +235,86 @@ class ConvertSummary:
         )
 
 
+def refuse(summary: ConvertSummary, report: Callable[[str], None], line: str) -> None:
+    """An input not converted because of its output path: one line, counted as a failure."""
+    summary.refused += 1
+    summary.problems.append(line)
+    report(line)
+
+
+def admit(
+    ledger: Ledger, doc: InputDoc, digest: str, summary: ConvertSummary, refuse_line: Callable[[str], None]
+) -> Claim | None:
+    """The claim on `doc` when this worker is to convert it; what else it found is counted into `summary`."""
+    admission, claim = ledger.admit(doc, digest)
+    summary.skipped += admission is Admission.DONE
+    summary.busy += admission is Admission.DONE_BY_OTHER
+    summary.taken_over += admission is Admission.TAKE_OVER
+    if admission is Admission.FOREIGN_OUTPUT:
+        target = ledger.out / doc.markdown_relpath
+        refuse_line(f"{doc.path}: refused, its output {target} exists and was not written by docvl")
+    return claim
+
+
+class DocumentWriter:
+    """Writes each finished document once (Markdown, record, done marker: `docvl.results.write_document`) and
+    counts it into the run's summary: the document error budget and the record format, for every convert path."""
+
+    def __init__(
+        self, out: Path, results: Path, config: DocvlConfig, summary: ConvertSummary, report: Callable[[str], None]
+    ):
+        self.out = out
+        self.results = results
+        self.max_page_errors = config.convert.max_page_errors
+        self.summary = summary
+        self.report = report
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+
+    def _record(self, doc: InputDoc, digest: str | None, status: DocStatus, **fields: Any) -> DocResult:
+        return DocResult(
+            path=doc.relpath,
+            source=doc.path if is_url(doc.path) else os.path.abspath(doc.path),
+            sha256=digest,
+            status=status,
+            worker=self.worker_id,
+            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **fields,
+        )
+
+    def finish(self, state: DocState) -> None:
+        """A document whose pages have all settled (a bad input when not one page could be rendered)."""
+        pages = [state.pages[i].result for i in state.indices or []]
+        if state.render_error and not state.rendered_any:  # no page could be made at all: a bad input
+            self.bad_input(state.doc, state.sha256, state.render_error)
+            return
+        result = self._record(
+            state.doc,
+            state.sha256,
+            DocStatus.OK,
+            markdown=state.doc.markdown_relpath,
+            pages=pages,
+            seconds=round(time.perf_counter() - state.started, 3),
+        )
+        fallbacks = result.fallback_pages
+        if fallbacks > self.max_page_errors:
+            result.status = DocStatus.FAILED
+            self.report(f"{state.doc.path}: {fallbacks} of {len(pages)} pages fell back to the text layer")
+        write_document(self.out, self.results, state.doc.key, result, "\n\n".join(p.text for p in pages if p.text))
+        self.summary.documents += 1
+        self.summary.pages += len(pages)
+        self.summary.fallback_pages += fallbacks
+        self.summary.failed_documents += result.status is DocStatus.FAILED
+
+    def bad_input(self, doc: InputDoc, digest: str | None, message: str, *, empty: bool = False) -> None:
+        """A document that cannot be read: one line, counted, recorded (an empty PDF also gets an empty .md)."""
+        self.summary.bad_inputs += 1
+        self.summary.problems.append(f"{doc.path}: {message}")
+        self.report(f"{doc.path}: {message}")
+        status = DocStatus.EMPTY if empty else DocStatus.ERROR
+        record = self._record(doc, digest, status, error=message, markdown=doc.markdown_relpath if empty else None)
+        write_document(self.out, self.results, doc.key, record, "" if empty else None)
+
+
 class Converter:
     """One run of `convert` over a document list, an engine and an output directory."""
 
@@ -206,13 +341,14 @@ class Converter:
         self.report = report or (lambda line: None)
         self.on_page = on_page or (lambda pages, fallbacks: None)
         self.settings = RenderSettings.from_config(config)
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.policy = PagePolicy(config)
         self.events: queue.Queue[Event] = queue.Queue()
         self.held = 0  # pages being rendered or waiting for their verdict
         self.listing = 0  # page-list jobs in the pool
         self.open_docs: dict[str, DocState] = {}
         self.waiting: deque[DocState] = deque()  # documents with pages still to render
         self.summary = ConvertSummary()
+        self.writer = DocumentWriter(out, self.results, config, self.summary, self.report)
 
     # -- starting documents
 
@@ -225,13 +361,7 @@ class Converter:
         except OSError as exc:
             self._bad_input(doc, None, f"cannot read file: {exc.strerror}")
             return
-        admission, claim = self.ledger.admit(doc, digest)
-        self.summary.skipped += admission is Admission.DONE
-        self.summary.busy += admission is Admission.DONE_BY_OTHER
-        self.summary.taken_over += admission is Admission.TAKE_OVER
-        if admission is Admission.FOREIGN_OUTPUT:
-            target = self.out / doc.markdown_relpath
-            self._refuse(f"{doc.path}: refused, its output {target} exists and was not written by docvl")
+        claim = admit(self.ledger, doc, digest, self.summary, self._refuse)
         if claim is None:
             return
         state = DocState(doc, digest, claim, time.perf_counter())
@@ -241,9 +371,7 @@ class Converter:
         future.add_done_callback(lambda f: self.events.put(PagesListed(state, f)))
 
     def _refuse(self, line: str) -> None:
-        self.summary.refused += 1
-        self.summary.problems.append(line)
-        self.report(line)
+        refuse(self.summary, self.report, line)
 
     # -- rendering and asking
 
@@ -262,8 +390,7 @@ class Converter:
                 self.waiting.popleft()
 
     def _ask(self, page: PageState) -> None:
-        temperature = self.opts.temperatures[len(page.temperatures)]
-        future = self.engine.submit(request_for(page.image_url or "", self.config, temperature=temperature))
+        future = self.engine.submit(self.policy.request(page))
         future.add_done_callback(lambda f: self.events.put(ReplyArrived(page, f)))
 
     def _rerender(self, page: PageState) -> None:
@@ -295,7 +422,7 @@ class Converter:
             state.render_error = state.render_error or _message(exc)
             rendered = [RenderedPage(index, None, "", _message(exc)) for index in event.indices]
         for item in rendered:
-            page = PageState(state, item.index, item.image_url, item.text)
+            page = PageState(item.index, item.image_url, item.text, doc=state)
             state.pages[item.index] = page
             if item.image_url is None:
                 page.outcomes.append(Outcome(Reason.NOT_RENDERED, item.error or ""))
@@ -320,33 +447,13 @@ class Converter:
         if isinstance(exc, EngineUnavailableError):
             raise exc
         reply = event.future.result() if exc is None else Reply(error=_message(exc))
-        verdict = judge(reply, self.opts.repetition_min_chars)
-        page.temperatures.append(self.opts.temperatures[len(page.temperatures)])
-        page.prompt_tokens += reply.prompt_tokens
-        page.completion_tokens += reply.completion_tokens
-        page.seconds += reply.seconds
-        more = len(page.temperatures) < len(self.opts.temperatures)
-        parsed = verdict.page
-        if parsed is not None and self._wants_turning(page, parsed, more):
-            page.rotation_asks += 1
-            page.rotation = (page.rotation + parsed.front_matter.rotation_correction) % 360
-            page.outcomes.append(Outcome(Reason.ROTATED, str(parsed.front_matter.rotation_correction)))
+        step, parsed = self.policy.take_reply(page, reply)
+        if step is Step.TURN:
             self._rerender(page)
-            return
-        page.outcomes.append(verdict.outcome)
-        if parsed is None and more:
+        elif step is Step.ASK:
             self._ask(page)
         else:
             self._settle(page, parsed)
-
-    def _wants_turning(self, page: PageState, parsed: Page, more: bool) -> bool:
-        fm = parsed.front_matter
-        return (
-            not fm.is_rotation_valid
-            and bool(fm.rotation_correction)
-            and more
-            and (page.rotation_asks < self.opts.rotation_retries)
-        )
 
     # -- settling and writing
 
@@ -361,51 +468,14 @@ class Converter:
         if state.indices is not None and state.settled == len(state.indices):
             self._finish_doc(state)
 
-    def _record(self, doc: InputDoc, digest: str | None, status: DocStatus, **fields: Any) -> DocResult:
-        return DocResult(
-            path=doc.relpath,
-            source=os.path.abspath(doc.path),
-            sha256=digest,
-            status=status,
-            worker=self.worker_id,
-            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            **fields,
-        )
-
     def _finish_doc(self, state: DocState) -> None:
-        pages = [state.pages[i].result for i in state.indices or []]
-        if state.render_error and not state.rendered_any:  # no page could be made at all: a bad input
-            self._bad_input(state.doc, state.sha256, state.render_error, state=state)
-            return
-        result = self._record(
-            state.doc,
-            state.sha256,
-            DocStatus.OK,
-            markdown=state.doc.markdown_relpath,
-            pages=pages,
-            seconds=round(time.perf_counter() - state.started, 3),
-        )
-        fallbacks = result.fallback_pages
-        if fallbacks > self.opts.max_page_errors:
-            result.status = DocStatus.FAILED
-            self.report(f"{state.doc.path}: {fallbacks} of {len(pages)} pages fell back to the text layer")
-        write_document(self.out, self.results, state.doc.key, result, "\n\n".join(p.text for p in pages if p.text))
-        self.summary.documents += 1
-        self.summary.pages += len(pages)
-        self.summary.fallback_pages += fallbacks
-        self.summary.failed_documents += result.status is DocStatus.FAILED
+        self.writer.finish(state)
         self._close(state)
 
     def _bad_input(
         self, doc: InputDoc, digest: str | None, message: str, *, empty: bool = False, state: DocState | None = None
     ) -> None:
-        """A document that cannot be read: one line, counted, recorded (an empty PDF also gets an empty .md)."""
-        self.summary.bad_inputs += 1
-        self.summary.problems.append(f"{doc.path}: {message}")
-        self.report(f"{doc.path}: {message}")
-        status = DocStatus.EMPTY if empty else DocStatus.ERROR
-        record = self._record(doc, digest, status, error=message, markdown=doc.markdown_relpath if empty else None)
-        write_document(self.out, self.results, doc.key, record, "" if empty else None)
+        self.writer.bad_input(doc, digest, message, empty=empty)
         if state is not None:
             self._close(state)
 
@@ -495,8 +565,6 @@ def convert_docs(
     on_page: Callable[[int, int], None] | None = None,
 ) -> ConvertSummary:
     """`convert` of documents already collected (`collect_inputs`), with the problem lines of those it refused."""
-    for line in refused:
-        (report or (lambda _: None))(line)
     converter = Converter(
         engine,
         config,
@@ -507,7 +575,20 @@ def convert_docs(
         report=report,
         on_page=on_page,
     )
-    summary = converter.run([doc for doc in docs if in_shard(doc, shard)])
+    return run_collected(converter.run, docs, refused, shard, report)
+
+
+def run_collected(
+    run: Callable[[list[InputDoc]], ConvertSummary],
+    docs: list[InputDoc],
+    refused: list[str],
+    shard: tuple[int, int] | None,
+    report: Callable[[str], None] | None,
+) -> ConvertSummary:
+    """`run` (a convert path) over the shard's documents, with the problem lines of the inputs refused before."""
+    for line in refused:
+        (report or (lambda _: None))(line)
+    summary = run([doc for doc in docs if in_shard(doc, shard)])
     summary.refused += len(refused)
     summary.problems = refused + summary.problems
     return summary

@@ -1,7 +1,8 @@
 """What `convert` reads and where each input's output goes.
 
 Inputs are PDFs, PNG/JPEG images, directories (recursive), globs and `.txt` lists (one path per line,
-relative to the list). Each becomes an `InputDoc` whose `relpath` names its outputs under `--out`. An output
+relative to the list); each may also be an fsspec URL (`s3://bucket/scans/`, `gs://b/*.pdf`; `file://` is the
+local path it names). Each becomes an `InputDoc` whose `relpath` names its outputs under `--out`. An output
 must resolve inside `--out` (a `..` in a list entry or a glob cannot lead out of it) and must not be one of
 the inputs; two inputs with the same output are a collision. Each refused input is a problem line, and the
 run counts it as a failure.
@@ -13,9 +14,10 @@ import glob
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from docvl.errors import UsageError
+from docvl.io import is_url, local_path
 from docvl.rendering import IMAGE_SUFFIXES
 
 PDF_SUFFIXES = {".pdf"}
@@ -66,7 +68,35 @@ def _glob_root(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
+def _from_url(url: str) -> list[InputDoc]:
+    """The inputs an fsspec URL names: one object, every input under a prefix (recursive), or a glob's matches.
+    Their paths stay URLs (each node reads them where it runs); relpaths are under the prefix or the glob's root."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    wanted = PDF_SUFFIXES | IMAGE_SUFFIXES
+    if glob.has_magic(path):
+        root, matches = _glob_root(path).as_posix(), sorted(fs.glob(path))
+    elif fs.isdir(path):
+        root, matches = path, sorted(fs.find(path))
+    elif fs.isfile(path):
+        return [InputDoc(url, PurePosixPath(path).name, _kind(Path(path)))]
+    else:
+        raise UsageError("input does not exist", url)
+    docs = [
+        InputDoc(fs.unstrip_protocol(match), PurePosixPath(match).relative_to(root).as_posix(), _kind(Path(match)))
+        for match in matches
+        if Path(match).suffix.lower() in wanted
+    ]
+    if not docs:
+        raise UsageError("no PDF, PNG or JPEG file here", url)
+    return docs
+
+
 def _expand(arg: str) -> list[InputDoc]:
+    arg = local_path(arg)
+    if is_url(arg):
+        return _from_url(arg)
     path = Path(arg)
     if glob.has_magic(arg):
         root = _glob_root(arg)

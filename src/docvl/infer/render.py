@@ -23,9 +23,10 @@ def list_pages(doc: InputDoc, settings: RenderSettings, spec: str | None) -> lis
     """The 0-based page indices to convert: every page, or those of `spec` (`1-3,7`). An image has one."""
     if doc.kind == "image":
         return [0]
+    from docvl.io import local_copy
     from docvl.pdf import PdfFile, parse_page_spec
 
-    with PdfFile(doc.path, max_page_inches=settings.max_page_inches) as pdf:
+    with local_copy(doc.path) as path, PdfFile(path, max_page_inches=settings.max_page_inches) as pdf:
         return parse_page_spec(spec, len(pdf)) if spec else list(range(len(pdf)))
 
 
@@ -51,17 +52,19 @@ def render_pages(doc: InputDoc, settings: RenderSettings, indices: list[int], ro
     """The pages `indices` of `doc`, rendered (turned by `rotation`) and encoded, each with its text layer."""
     from docvl import render_guard
     from docvl.infer.encode import to_data_url
+    from docvl.io import local_copy
     from docvl.page import rotate_image
 
-    if doc.kind == "image":
-        return [_render_image_file(doc.path, settings, rotation)]
-    pages = []
-    for index in indices:
-        text = ""
-        try:  # text and image both parse the page's content streams: both under the render limits
-            text = render_guard.text(doc.path, index, settings.limits, settings.max_page_inches)
-            image = rotate_image(settings.render_pdf_page(doc.path, index), rotation)
-            pages.append(RenderedPage(index, to_data_url(image, settings.image_format), text))
-        except PdfError as exc:
-            pages.append(RenderedPage(index, None, text, exc.message))
-    return pages
+    with local_copy(doc.path) as path:  # an input named by a URL is read once per chunk
+        if doc.kind == "image":
+            return [_render_image_file(path, settings, rotation)]
+        pages = []
+        for index in indices:
+            text = ""
+            try:  # text and image both parse the page's content streams: both under the render limits
+                text = render_guard.text(path, index, settings.limits, settings.max_page_inches)
+                image = rotate_image(settings.render_pdf_page(path, index), rotation)
+                pages.append(RenderedPage(index, to_data_url(image, settings.image_format), text))
+            except PdfError as exc:
+                pages.append(RenderedPage(index, None, text, exc.message))
+        return pages

@@ -1,0 +1,292 @@
+"""`docvl convert --ray`: the same conversion as `docvl.infer.convert`, its stages run by Ray Data on a cluster.
+
+Ray Data schedules the stages over the cluster's CPUs and GPUs and retries a task or restarts an actor whose
+worker died; docvl keeps what Ray Data does not give: each document done exactly once, across killed drivers and
+other clients writing to the same output folder. Stages (`docvl.infer.ray_stages`):
+
+1. hash the documents (on the nodes), then the driver admits each through the same `Ledger` as the local path
+   (done-set, claims, take-over of a dead worker's documents);
+2. list each admitted document's pages and render them on CPU workers (chunks of a document, as locally);
+3. inference: actors with an engine (OpenAI-compatible servers, load-balanced; or transformers on CPU), or
+   Ray Data's vLLM processor with one engine per GPU;
+4. the driver judges every reply with the one `PagePolicy` and writes each document with the one
+   `DocumentWriter` as soon as its last page settles.
+
+A page whose reply is not accepted goes round again (its next temperature, or rendered turned): the pages still
+open after a pass over the dataset form the next, smaller, dataset. Documents go in waves of `WAVE_DOCS`, so
+the claims held and the pages waiting in the driver stay bounded however many documents there are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from docvl.config import DocvlConfig
+from docvl.errors import UsageError
+from docvl.infer.claims import Ledger
+from docvl.infer.convert import (
+    CLAIM_POLL_S,
+    RENDER_CHUNK,
+    ConvertSummary,
+    DocState,
+    DocumentWriter,
+    PagePolicy,
+    PageState,
+    Step,
+    admit,
+    refuse,
+    run_collected,
+)
+from docvl.infer.inputs import InputDoc
+from docvl.infer.ray_stages import (
+    EngineSpec,
+    EngineStage,
+    PageJob,
+    hash_doc,
+    iter_jobs,
+    list_doc,
+    open_stage_engine,
+    pack,
+    render_batch,
+    vllm_postprocess,
+    vllm_preprocess,
+    vllm_processor_kwargs,
+)
+from docvl.infer.types import EngineUnavailableError
+from docvl.judge import Outcome, Reason
+from docvl.rendering import RenderSettings
+from docvl.results import results_name
+from docvl.system import usable_cpus
+
+WAVE_DOCS = 512
+CPUS_PER_CPU_ENGINE = 4  # transformers actors on CPU: one per this many of the cluster's CPUs (at least one)
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Ray for one run: joins the cluster at `address`, or starts a local one (loopback, no dashboard, this
+    machine's CPUs) that ends with the run. Ray Data's own progress bars are off: docvl shows its own."""
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise UsageError(f"--ray needs Ray Data: pip install 'docvl[ray]' ({exc})") from None
+    for name in ("ray", "ray.data"):  # Ray's notes on each dataset run: docvl's summary line says what happened
+        logging.getLogger(name).setLevel(logging.ERROR)
+    quiet: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+    if address:
+        ray.init(address=address, **quiet)
+    else:
+        ray.init(address="local", num_cpus=usable_cpus(), include_dashboard=False, _node_ip_address="127.0.0.1",
+                 **quiet)  # fmt: skip
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+class RayConverter:
+    """One run of `convert --ray` over a document list (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: EngineSpec,
+        config: DocvlConfig,
+        out: Path,
+        *,
+        pages: str | None = None,
+        shard: tuple[int, int] | None = None,
+        report: Callable[[str], None] | None = None,
+        on_page: Callable[[int, int], None] | None = None,
+    ):
+        self.engine = engine
+        self.config = config
+        self.out = out
+        self.pages_spec = pages
+        self.report = report or (lambda line: None)
+        self.on_page = on_page or (lambda pages, fallbacks: None)
+        self.settings = RenderSettings.from_config(config)
+        self.policy = PagePolicy(config)
+        self.summary = ConvertSummary()
+        self.writer = DocumentWriter(out, out / results_name(shard), config, self.summary, self.report)
+        self.open_docs: dict[str, DocState] = {}
+
+    # -- stages
+
+    def _admit(self, docs: list[InputDoc]) -> list[PageJob]:
+        """Stage 1: hash on the nodes, admit here; the jobs of the documents this run converts."""
+        import ray.data
+
+        hashed = ray.data.from_items([pack(PageJob(doc)) for doc in docs]).map(hash_doc)
+        jobs = []
+        for job in iter_jobs(hashed.iter_rows()):
+            if job.doc_error:
+                self.writer.bad_input(job.doc, None, job.doc_error)
+                continue
+            assert job.sha256 is not None
+            claim = admit(self.ledger, job.doc, job.sha256, self.summary, self._refuse)
+            if claim is not None:
+                self.open_docs[job.doc.key] = DocState(job.doc, job.sha256, claim, time.perf_counter(), indices=[])
+                jobs.append(job)
+        return jobs
+
+    def _refuse(self, line: str) -> None:
+        refuse(self.summary, self.report, line)
+
+    def _infer(self, dataset: Any) -> Any:
+        """Stage 3 on a dataset of page jobs with their requests: servers, or the checkpoint by `serve.backend`
+        (`auto`: vLLM when the cluster has GPUs, else transformers on CPU actors)."""
+        import ray
+        import ray.data
+
+        spec, opts = self.engine, self.config.convert
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        backend = self.config.serve.backend if self.config.serve.backend != "auto" else "vllm" if gpus else "cpu"
+        if not spec.servers and backend == "vllm":
+            from ray.data.llm import build_llm_processor, vLLMEngineProcessorConfig
+
+            if not gpus:
+                raise UsageError("serve.backend is vllm but the Ray cluster has no GPU")
+            kwargs = vllm_processor_kwargs(Path(str(spec.model)), self.config, gpus)
+            processor = build_llm_processor(
+                vLLMEngineProcessorConfig(**kwargs), preprocess=vllm_preprocess, postprocess=vllm_postprocess
+            )
+            return processor(dataset)
+        if spec.servers:  # waiting on the network: no CPU of its own, one actor per server
+            actors, cpus = len(spec.servers), 0
+        else:
+            actors, cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // CPUS_PER_CPU_ENGINE), 1
+        # Ray Data restarts an actor whose process died and retries its batches (max_restarts, max_task_retries -1)
+        return dataset.map_batches(
+            EngineStage,
+            fn_constructor_args=(spec, self.config),
+            batch_size=opts.concurrency,
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=cpus,
+        )
+
+    def _pass(self, dataset: Any) -> list[PageJob]:
+        """Stages 2-4 over one dataset of jobs; the jobs that need another pass."""
+        # tasks: one whose worker died is run again (Ray's max_retries)
+        rendered = dataset.map_batches(render_batch, fn_args=(self.config,), batch_size=RENDER_CHUNK)
+        again: list[PageJob] = []
+        for job in iter_jobs(self._infer(rendered).iter_rows()):
+            again += self._take(job)
+        return again
+
+    def _wave(self, docs: list[InputDoc]) -> None:
+        import ray.data
+
+        jobs = self._admit(docs)
+        # a block per document: its pages are rendered in chunks across the workers, and replies come back to the
+        # driver a task (a few chunks) at a time, not a wave at a time
+        listed = ray.data.from_items([pack(job) for job in jobs], override_num_blocks=max(1, len(jobs)))
+        dataset = listed.flat_map(list_doc, fn_args=(self.settings, self.pages_spec))
+        while jobs:
+            jobs = self._pass(dataset)
+            dataset = ray.data.from_items([pack(job) for job in jobs])
+
+    # -- the driver's part of each page: the verdict, the next attempt, settling and writing
+
+    def _take(self, job: PageJob) -> list[PageJob]:
+        """What one job coming back means; the job for its page's next attempt, if it needs one."""
+        if job.unavailable:
+            raise EngineUnavailableError(job.unavailable)
+        state = self.open_docs[job.doc.key]
+        if job.doc_error:
+            self.writer.bad_input(job.doc, state.sha256, job.doc_error, empty=job.empty)
+            self._close(state)
+            return []
+        if job.index < 0:  # no pages to convert
+            self._finish(state)
+            return []
+        page = state.pages.get(job.index)
+        if page is None:
+            page = state.pages[job.index] = PageState(job.index, None, job.text_layer, doc=state)
+        first = not page.outcomes
+        state.rendered_any |= job.chunk_error is None
+        if job.chunk_error and not state.render_error:
+            state.render_error = job.chunk_error
+        if job.reply is None:  # not rendered (a re-render that fails keeps the verdicts it had)
+            if first:
+                page.outcomes.append(Outcome(Reason.NOT_RENDERED, job.chunk_error or job.page_error or ""))
+            self._settle(page, None, job.num_pages)
+            return []
+        step, parsed = self.policy.take_reply(page, job.reply)
+        if step is Step.SETTLE:
+            self._settle(page, parsed, job.num_pages)
+            return []
+        request = self.policy.request(page)  # without its image: the render stage makes it (turned, for TURN)
+        return [replace(job, rotation=page.rotation, image_url=None, request=request, reply=None)]
+
+    def _settle(self, page: PageState, parsed: Any, num_pages: int) -> None:
+        page.settle(parsed)
+        state = page.doc
+        state.settled += 1
+        self.on_page(1, int(parsed is None))
+        if state.settled == num_pages:
+            self._finish(state)
+
+    def _finish(self, state: DocState) -> None:
+        state.indices = sorted(state.pages)
+        self.writer.finish(state)
+        self._close(state)
+
+    def _close(self, state: DocState) -> None:
+        del self.open_docs[state.doc.key]
+        state.claim.release()
+
+    def run(self, docs: list[InputDoc]) -> ConvertSummary:
+        """Convert `docs` (already filtered to this shard) on the Ray cluster this process is connected to."""
+        if not self.config.convert.temperatures:
+            raise UsageError("convert.temperatures is empty: no attempt would be made")
+        self.out.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        self.ledger = Ledger(self.out)
+        pending = list(docs)
+        try:
+            while True:
+                for first in range(0, len(pending), WAVE_DOCS):
+                    self._wave(pending[first : first + WAVE_DOCS])
+                if not self.ledger.held:
+                    break
+                time.sleep(CLAIM_POLL_S)  # documents other workers hold: finished by them, or taken over
+                pending = self.ledger.retry()
+        finally:
+            for state in list(self.open_docs.values()):
+                self._close(state)
+            self.summary.seconds = time.perf_counter() - start
+        return self.summary
+
+
+def ray_convert_docs(
+    docs: list[InputDoc],
+    refused: list[str],
+    out: str | Path,
+    engine: EngineSpec,
+    config: DocvlConfig,
+    *,
+    address: str | None = None,
+    pages: str | None = None,
+    shard: tuple[int, int] | None = None,
+    report: Callable[[str], None] | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+) -> ConvertSummary:
+    """`convert_docs` on Ray with `engine` (servers, or a checkpoint): joins the cluster at `address` (None: a
+    local Ray for this run)."""
+    for url in engine.servers:  # an unreachable server stops the run here, before Ray starts, as locally
+        open_stage_engine(EngineSpec(servers=(url,), api_key=engine.api_key, model=engine.model), config).close()
+    converter = RayConverter(
+        engine, config, Path(out), pages=pages, shard=shard, report=report, on_page=on_page
+    )  # fmt: skip
+    with ray_session(address):
+        return run_collected(converter.run, docs, refused, shard, report)
