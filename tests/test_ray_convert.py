@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,8 +189,16 @@ def test_driver_killed_half_way_then_run_again(ray_head: tuple[str, int], fixtur
     paths = _copies(fixtures_dir, tmp_path / "in", 16)
     out = tmp_path / "out"
     command = ["convert", str(tmp_path / "in"), "--out", str(out), *SMALL, "--set", "convert.concurrency=1"]
-    # one request at a time, 0.5 s each: the replies of a render chunk (8 pages) come back to the driver together
-    with FakeOpenAIServer(lambda p, n: Act(delay_s=0.5)) as fake:
+    # one request at a time: the first 8 pages are answered, later ones wait until the driver is dead, so the
+    # kill lands half way however fast the machine is (a quiet CI machine finished all 16 before the poll saw one)
+    release = threading.Event()
+
+    def answer(payload: dict, n: int) -> Act:
+        if n >= 8:
+            release.wait(timeout=120)
+        return Act(delay_s=0.1)
+
+    with FakeOpenAIServer(answer) as fake:
         first = subprocess.Popen([*DOCVL, *command, "--server", fake.base_url, f"--ray={ray_head[0]}"],
                                  stderr=subprocess.DEVNULL)  # fmt: skip
         try:
@@ -199,6 +208,7 @@ def test_driver_killed_half_way_then_run_again(ray_head: tuple[str, int], fixtur
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=30)
+            release.set()
         killed_at = len(read_results(out))
         assert 1 <= killed_at < 16
         second = _docvl(*command, "--server", fake.base_url, "--json", "--ray", ray_head[0])

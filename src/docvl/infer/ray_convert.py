@@ -66,6 +66,7 @@ from docvl.system import usable_cpus
 
 WAVE_DOCS = 512
 CPUS_PER_CPU_ENGINE = 4  # transformers actors on CPU: one per this many of the cluster's CPUs (at least one)
+PAGE_BLOCK_BYTES = 1  # flush every batch of pages as its own block (see ray_session)
 
 
 @contextlib.contextmanager
@@ -88,6 +89,11 @@ def ray_session(address: str | None) -> Iterator[None]:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    # a page is a small row: without these, Ray Data coalesces rows into 1 MiB bundles and 128 MiB output blocks,
+    # so a task's replies reach the driver (which writes documents) only when a whole wave is done, and a killed
+    # driver would lose every page of it
+    context.target_min_block_size = 1
+    context.target_max_block_size = PAGE_BLOCK_BYTES
     try:
         yield
     finally:
