@@ -28,12 +28,13 @@ taken over when its holder died.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -256,6 +257,31 @@ def admit(
     return claim
 
 
+def close_doc(open_docs: dict[str, DocState], state: DocState) -> None:
+    """Forget an open document (written, failed or given up) and release its claim."""
+    del open_docs[state.doc.key]
+    state.claim.release()
+
+
+@contextlib.contextmanager
+def conversion_run(
+    out: Path, config: DocvlConfig, summary: ConvertSummary, open_docs: dict[str, DocState]
+) -> Iterator[Ledger]:
+    """What every convert path does around its loop: refuse a run that would make no attempt, open the output's
+    ledger, and on the way out (finished, stopped or interrupted) release the claims of documents still open, so
+    another run takes them over, and time the run into `summary`."""
+    if not config.convert.temperatures:
+        raise UsageError("convert.temperatures is empty: no attempt would be made")
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        yield Ledger(out)
+    finally:
+        for state in list(open_docs.values()):
+            close_doc(open_docs, state)
+        summary.seconds = time.perf_counter() - start
+
+
 class DocumentWriter:
     """Writes each finished document once (Markdown, record, done marker: `docvl.results.write_document`) and
     counts it into the run's summary: the document error budget and the record format, for every convert path."""
@@ -470,18 +496,14 @@ class Converter:
 
     def _finish_doc(self, state: DocState) -> None:
         self.writer.finish(state)
-        self._close(state)
+        close_doc(self.open_docs, state)
 
     def _bad_input(
         self, doc: InputDoc, digest: str | None, message: str, *, empty: bool = False, state: DocState | None = None
     ) -> None:
         self.writer.bad_input(doc, digest, message, empty=empty)
         if state is not None:
-            self._close(state)
-
-    def _close(self, state: DocState) -> None:
-        del self.open_docs[state.doc.key]
-        state.claim.release()
+            close_doc(self.open_docs, state)
 
     # -- main loop
 
@@ -506,28 +528,21 @@ class Converter:
     def run(self, docs: list[InputDoc]) -> ConvertSummary:
         """Convert `docs` (already filtered to this shard); stops with EngineUnavailableError when the
         server cannot be reached, keeping every document finished so far."""
-        if not self.opts.temperatures:
-            raise UsageError("convert.temperatures is empty: no attempt would be made")
-        self.out.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        self.ledger = Ledger(self.out)
-        pending = deque(docs)
-        self.pool = process_pool(self.workers, "forkserver")
-        try:
-            while True:
-                self._fill(pending)
-                if not self.open_docs and not pending:
-                    if not self.ledger.held:
-                        break
-                    time.sleep(CLAIM_POLL_S)  # documents other workers hold: finished by them, or taken over
-                    pending.extend(self.ledger.retry())
-                    continue
-                self._dispatch(self.events.get())
-        finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            for state in list(self.open_docs.values()):
-                self._close(state)
-            self.summary.seconds = time.perf_counter() - start
+        with conversion_run(self.out, self.config, self.summary, self.open_docs) as self.ledger:
+            pending = deque(docs)
+            self.pool = process_pool(self.workers, "forkserver")
+            try:
+                while True:
+                    self._fill(pending)
+                    if not self.open_docs and not pending:
+                        if not self.ledger.held:
+                            break
+                        time.sleep(CLAIM_POLL_S)  # documents other workers hold: finished by them, or taken over
+                        pending.extend(self.ledger.retry())
+                        continue
+                    self._dispatch(self.events.get())
+            finally:
+                self.pool.shutdown(wait=True, cancel_futures=True)
         return self.summary
 
 

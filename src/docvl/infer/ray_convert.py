@@ -29,7 +29,6 @@ from typing import Any
 
 from docvl.config import DocvlConfig
 from docvl.errors import UsageError
-from docvl.infer.claims import Ledger
 from docvl.infer.convert import (
     CLAIM_POLL_S,
     RENDER_CHUNK,
@@ -40,6 +39,8 @@ from docvl.infer.convert import (
     PageState,
     Step,
     admit,
+    close_doc,
+    conversion_run,
     refuse,
     run_collected,
 )
@@ -210,7 +211,7 @@ class RayConverter:
         state = self.open_docs[job.doc.key]
         if job.doc_error:
             self.writer.bad_input(job.doc, state.sha256, job.doc_error, empty=job.empty)
-            self._close(state)
+            close_doc(self.open_docs, state)
             return []
         if job.index < 0:  # no pages to convert
             self._finish(state)
@@ -245,21 +246,12 @@ class RayConverter:
     def _finish(self, state: DocState) -> None:
         state.indices = sorted(state.pages)
         self.writer.finish(state)
-        self._close(state)
-
-    def _close(self, state: DocState) -> None:
-        del self.open_docs[state.doc.key]
-        state.claim.release()
+        close_doc(self.open_docs, state)
 
     def run(self, docs: list[InputDoc]) -> ConvertSummary:
         """Convert `docs` (already filtered to this shard) on the Ray cluster this process is connected to."""
-        if not self.config.convert.temperatures:
-            raise UsageError("convert.temperatures is empty: no attempt would be made")
-        self.out.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        self.ledger = Ledger(self.out)
-        pending = list(docs)
-        try:
+        with conversion_run(self.out, self.config, self.summary, self.open_docs) as self.ledger:
+            pending = list(docs)
             while True:
                 for first in range(0, len(pending), WAVE_DOCS):
                     self._wave(pending[first : first + WAVE_DOCS])
@@ -267,10 +259,6 @@ class RayConverter:
                     break
                 time.sleep(CLAIM_POLL_S)  # documents other workers hold: finished by them, or taken over
                 pending = self.ledger.retry()
-        finally:
-            for state in list(self.open_docs.values()):
-                self._close(state)
-            self.summary.seconds = time.perf_counter() - start
         return self.summary
 
 
