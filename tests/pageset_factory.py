@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 from pdf_factory import HTML_AS_PDF, blank_pdf, encrypted_pdf, truncated_pdf
+
+from docvl.pdf import PdfFile
 
 GOOD_MD = (
     "---\nprimary_language: en\nis_rotation_valid: True\nrotation_correction: 0\n"
@@ -58,3 +61,15 @@ def add_bad_pairs(fixtures_dir: Path, target: Path) -> dict[str, str]:
     (target / "orphan.md").write_text(GOOD_MD + "no pdf here")
     expected["orphan.md"] = "pair_complete"
     return expected
+
+
+def text_layer_pages(fixtures_dir: Path, root: Path, names: tuple[str, ...], words: int) -> Path:
+    """One-page pairs in `root` of the fixture PDFs `names`, each labelled with the first `words` words of its own
+    text layer: real pages whose gold a model can learn a little of in a few steps."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        with PdfFile(fixtures_dir / "pdfs" / name) as pdf:
+            (root / name).write_bytes(pdf.page_pdf_bytes(0))
+            label = re.sub(r"[^A-Za-z0-9 .,]", " ", pdf.text(0)).split()[:words]
+        (root / name).with_suffix(".md").write_text(GOOD_MD + " ".join(label), encoding="utf-8")
+    return root

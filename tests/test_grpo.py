@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -15,21 +14,17 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from pageset_factory import text_layer_pages
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from docvl.config import DocvlConfig, find_saved_config, load_config
 from docvl.errors import ConfigError
 from docvl.models import registry
-from docvl.pdf import PdfFile
 from docvl.train.grpo_plan import checkpoint_view
 from docvl.train.grpo_vllm import grpo_vllm_kwargs, trl_vllm_serve_command
 from docvl.train.run import train
 
-FRONT = (
-    "---\nprimary_language: en\nis_rotation_valid: True\nrotation_correction: 0\nis_table: False\n"
-    "is_diagram: False\n---\n"
-)
 PDFS = ("edgar.pdf", "olmo-page-1.pdf", "dolma-page-1.pdf")
 REWARD_NAMES = ("unit_tests", "front_matter", "eos", "similarity")
 # At this size GRPO leaves the held-out mean unit-test reward within noise (configs/tiny-grpo.yaml: 0.472 -> 0.475
@@ -42,13 +37,7 @@ IMPROVEMENT_STEPS = 30
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
     """Real one-page PDFs, each labelled with the first words of its own text layer."""
-    root = tmp_path_factory.mktemp("grpo-pages")
-    for name in PDFS:
-        with PdfFile(fixtures_dir / "pdfs" / name) as pdf:
-            (root / name).write_bytes(pdf.page_pdf_bytes(0))
-            words = re.sub(r"[^A-Za-z0-9 .,]", " ", pdf.text(0)).split()[:8]
-        (root / name).with_suffix(".md").write_text(FRONT + " ".join(words), encoding="utf-8")
-    return root
+    return text_layer_pages(fixtures_dir, tmp_path_factory.mktemp("grpo-pages"), PDFS, 8)
 
 
 def grpo_config(data: Path, out: Path, *extra: str) -> DocvlConfig:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pageset_factory import text_layer_pages
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -21,23 +22,13 @@ from docvl.models import registry
 from docvl.pdf import PdfFile
 from docvl.train.run import TrainResult, train
 
-FRONT = (
-    "---\nprimary_language: en\nis_rotation_valid: True\nrotation_correction: 0\nis_table: False\n"
-    "is_diagram: False\n---\n"
-)
 PDFS = ("edgar.pdf", "olmo-page-1.pdf", "dolma-page-1.pdf", "some_ocr1.pdf")
 
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
     """Four real one-page PDFs, each labelled with the first words of its own text layer."""
-    root = tmp_path_factory.mktemp("pages")
-    for name in PDFS:
-        with PdfFile(fixtures_dir / "pdfs" / name) as pdf:
-            (root / name).write_bytes(pdf.page_pdf_bytes(0))
-            words = re.sub(r"[^A-Za-z0-9 .,]", " ", pdf.text(0)).split()[:12]
-        (root / name).with_suffix(".md").write_text(FRONT + " ".join(words), encoding="utf-8")
-    return root
+    return text_layer_pages(fixtures_dir, tmp_path_factory.mktemp("pages"), PDFS, 12)
 
 
 def config_for(data: Path, out: Path, *extra: str, family: str = "qwen2_5_vl") -> DocvlConfig:
