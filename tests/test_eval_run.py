@@ -9,9 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_invoke import invoke
 
-from docvl.cli import app
 from docvl.config import load_config, save_config
 from docvl.judge import Outcome, Reason
 from docvl.page import FrontMatter, Page
@@ -22,13 +21,6 @@ from docvl.train.run import train
 
 EVAL_PAGES = ("edgar", "untable", "blanktext")  # text, an HTML table, a blank page
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, [*args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")

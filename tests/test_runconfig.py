@@ -14,10 +14,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cli_invoke import invoke
 from recording_server import RecordingServer
-from typer.testing import CliRunner
 
-from docvl.cli import app
 from docvl.config import load_config, save_config
 from docvl.infer.server_config import config_for_server, config_payload, fetch_served_config
 from docvl.prompts import build_prompt
@@ -34,13 +33,6 @@ TRAINED = [
     "convert.render_workers=1",
 ]
 HOSTILE = {"vllm_executable": "sh -c 'touch pwned' x", "host": "0.0.0.0", "backend": "vllm", "port": 9}
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, [*args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

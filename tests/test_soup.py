@@ -8,10 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_invoke import invoke
 from safetensors.torch import load_file, save_file
-from typer.testing import CliRunner
 
-from docvl.cli import app
 from docvl.config import load_config, save_config
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -23,13 +22,6 @@ OVERRIDES = [
     "convert.render_workers=1",
     "serve.backend=transformers",
 ]
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, [*args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")
