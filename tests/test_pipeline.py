@@ -100,6 +100,25 @@ def test_rotation_augmentation(tmp_path: Path, fixtures_dir: Path, processor) ->
     assert "rotation_correction: " + str(fm.rotation_correction) in first.target
 
 
+def test_a_moved_page_set_trains_the_same(tmp_path: Path, fixtures_dir: Path, processor) -> None:
+    """Augmentation is drawn per pair from its place in the set, not its path on disk: the same set in two
+    folders (the quickstart's, a test's temporary one) gives the same training items."""
+    config = load_config(None, ["data.target_longest_image_dim=112", "data.rotation_augmentation_p=0.5"])
+    for name in "abcdefgh":
+        write_pair(tmp_path / "here" / "train", name, f"Page {name}", fixtures_dir)
+    shutil.copytree(tmp_path / "here", tmp_path / "elsewhere" / "deeper")
+    items = []
+    for root in (tmp_path / "here", tmp_path / "elsewhere" / "deeper"):
+        pageset = load_pageset(DatasetSpec(name="s", path=str(root)), "train")
+        dataset = PageDataset(pageset.pairs, SamplePipeline(config, processor))
+        items.append([dataset[i] for i in range(len(dataset))])
+    turned = ["is_rotation_valid: False" in processor.tokenizer.decode(item["input_ids"]) for item in items[0]]
+    assert any(turned) and not all(turned)
+    for here, there in zip(*items, strict=True):
+        assert here["input_ids"].tolist() == there["input_ids"].tolist()
+        assert here["pixel_values"].tolist() == there["pixel_values"].tolist()
+
+
 def test_pipeline_config_checked_before_use() -> None:
     with pytest.raises(ConfigError, match="unknown pipeline step 'rendr'"):
         check_pipeline(["parse_front_matter", "rendr"])

@@ -79,7 +79,7 @@ class PageDataset:
 
     def __getitem__(self, index: int) -> dict[str, Any] | None:
         pair = self.pairs[index]
-        sample = self.pipeline(Sample(id=pair.name, pdf=pair.pdf, md=pair.md))
+        sample = self.pipeline(Sample(id=pair.key, pdf=pair.pdf, md=pair.md))
         return None if sample is None else sample.encoded
 
     def length_estimates(self, family: ModelFamily, config: DocvlConfig) -> list[int]:
@@ -121,7 +121,7 @@ def require_usable_sample(pairs: list[Pair], pipeline: SamplePipeline, config: D
     examples: dict[str, str] = {}
     for pair in picked:
         before = dict(pipeline.rejected)
-        if pipeline(Sample(id=pair.name, pdf=pair.pdf, md=pair.md)) is not None:
+        if pipeline(Sample(id=pair.key, pdf=pair.pdf, md=pair.md)) is not None:
             return
         reason = next(step for step, count in pipeline.rejected.items() if count != before.get(step, 0))
         examples.setdefault(reason, pair.name)

@@ -36,6 +36,8 @@ class Pair:
     labelled: bool = True
     error: str | None = None
     row: str | None = None
+    key: str = ""  # the pair's path in its page set, without suffix: seeds its augmentation wherever the set lies
+
 
     @property
     def name(self) -> str:
@@ -57,7 +59,8 @@ def manifest_row(root: Path, line: str) -> Pair:
         except OutsidePathError as exc:
             raise OutsidePathError(f"'{key}' {exc.message}") from None
     split = record.get("split")
-    return Pair(paths["pdf"], paths["md"], split if isinstance(split, str) else None, labelled=md is not None)
+    key = str(Path(md if md is not None else pdf).with_suffix(""))
+    return Pair(paths["pdf"], paths["md"], split if isinstance(split, str) else None, labelled=md is not None, key=key)
 
 
 def _from_manifest(root: Path) -> list[Pair]:
@@ -82,11 +85,10 @@ def _from_tree(root: Path) -> list[Pair]:
         if suffix in (".pdf", ".md") and path.is_file() and not path.name.startswith("."):
             stems.setdefault(path.with_suffix(""), {})[suffix] = path
     pairs = []
-    for _stem, files in sorted(stems.items()):
-        split = next(
-            (part for part in files.get(".md", files.get(".pdf")).relative_to(root).parts if part in SPLITS), None
-        )
-        pairs.append(Pair(pdf=files.get(".pdf"), md=files.get(".md"), split=split))
+    for stem, files in sorted(stems.items()):
+        key = stem.relative_to(root)
+        split = next((part for part in key.parts if part in SPLITS), None)
+        pairs.append(Pair(pdf=files.get(".pdf"), md=files.get(".md"), split=split, key=str(key)))
     return pairs
 
 

@@ -45,7 +45,7 @@ DEFAULT_PIPELINE = (
 class Sample:
     """One page on its way through the pipeline; each step fills in what it provides."""
 
-    id: str
+    id: str  # the pair's key in its page set (docvl.data.pageset.Pair.key)
     pdf: Path
     md: Path | None = None
     page: Page | None = None
@@ -184,8 +184,9 @@ class RotationAugment(Step):
     already labelled turned (kept when the pipeline leaves out `filter_rotated`, as for synthetic pages whose
     labels are exact) gets the two turns composed.
 
-    The draw is seeded by (train.seed, sample id), not by a running generator, so a resumed run sees the
-    same augmentation as an uninterrupted one.
+    The draw is seeded by (train.seed, sample id: the pair's place in its page set), not by a running
+    generator or where the set lies on disk, so a resumed run, or one on a copy of the set, sees the same
+    augmentation as an uninterrupted one.
     """
 
     name = "rotation_augment"

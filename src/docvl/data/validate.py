@@ -91,7 +91,7 @@ def _check_tokens(pair: Pair, config: DocvlConfig) -> list[Failure]:
             update={"data": config.data.model_copy(update={"pipeline": list(TOKEN_STEPS)})}
         )
         pipeline = _token_pipelines[id(config)] = SamplePipeline(token_config, processor)
-    sample = Sample(id=pair.name, pdf=pair.pdf, md=pair.md)
+    sample = Sample(id=pair.key, pdf=pair.pdf, md=pair.md)
     if pipeline(sample) is not None:
         return []
     length = sample.notes.get("too_long")

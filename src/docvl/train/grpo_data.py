@@ -91,7 +91,7 @@ class GrpoPages:
         from docvl.models.messages import page_messages
 
         pair = self.pairs[index]
-        sample = self.pipeline(Sample(id=pair.name, pdf=pair.pdf, md=pair.md))
+        sample = self.pipeline(Sample(id=pair.key, pdf=pair.pdf, md=pair.md))
         if sample is None:
             self._rejected.add(index)
             return None
