@@ -1,0 +1,111 @@
+"""Where does a tiny reader lose the words: in what its image tokens carry, or in the text model reading them?
+
+For every upright, non-blank page of a synthetic page set, the first word of the body is the class, and the
+features are those of the page's top-left region (the first two rows by four columns of merged image tokens,
+where every synthetic page starts its text), taken at two points of the checkpoint's own vision path:
+
+- `patch`: the patch embedding (the frozen random projection of the pixels), the four patches of each merged
+  token side by side, i.e. what the merger reads;
+- `tokens`: the merger's output, the image tokens the text model attends to.
+
+A linear probe (softmax regression, trained on the train split, scored on the held-out split) measures how much
+of the word each carries. High probe accuracy beside a high character error rate from `bench/synthetic_learning.py`
+means the words reach the text model and it does not learn to read them.
+
+    PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python bench/reader_probe.py CKPT PAGES
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from docvl.config import DatasetSpec
+from docvl.data.dataset import PageDataset, load_pageset
+from docvl.data.pipeline import SamplePipeline
+from docvl.models.registry import load_model, load_processor
+from docvl.page import parse_page
+from docvl.runconfig import resolve_run_config
+
+REGION_ROWS, REGION_COLUMNS = 2, 4
+
+
+def image_features(model, item: dict, point: str) -> torch.Tensor:
+    """The top-left region's features of one rendered page at `point` (patch or tokens), flattened."""
+    visual = model.model.visual
+    pixels, grid = item["pixel_values"], item["image_grid_thw"]
+    with torch.no_grad():
+        if point == "patch":
+            features = visual.patch_embed(pixels)
+            features = features.view(-1, 4 * features.shape[-1])  # the processor keeps each 2x2 group together
+        else:
+            out = visual(pixels, grid_thw=grid)
+            features = getattr(out, "pooler_output", out)
+    _, rows, columns = (int(n) // 2 for n in grid[0].tolist())
+    return features.view(rows, columns, -1)[:REGION_ROWS, :REGION_COLUMNS].reshape(-1)
+
+
+def first_words(checkpoint: Path, pages: Path, split: str, processor) -> tuple[list[dict], list[str]]:
+    """Model inputs and first body word of each upright page with text in `split` (no augmentation)."""
+    config = resolve_run_config(checkpoint, overrides=["data.rotation_augmentation_p=0"])
+    pageset = load_pageset(DatasetSpec(name="probe", path=str(pages)), split)
+    dataset = PageDataset(pageset.pairs, SamplePipeline(config, processor))
+    items, words = [], []
+    for index, pair in enumerate(pageset.pairs):
+        page = parse_page(pair.md.read_text(encoding="utf-8"))
+        if page.front_matter.rotation_correction or not page.text.strip():
+            continue
+        if (item := dataset[index]) is not None:
+            items.append(item)
+            words.append(page.text.split()[0].strip(".").lower())
+    return items, words
+
+
+def probe(train: torch.Tensor, train_y: torch.Tensor, test: torch.Tensor, test_y: torch.Tensor, classes: int) -> float:
+    """Held-out accuracy of a softmax regression on standardized features (full batch, fixed steps, seeded)."""
+    mean, std = train.mean(0), train.std(0) + 1e-6
+    train, test = (train - mean) / std, (test - mean) / std
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(train.shape[1], classes)
+    optimizer = torch.optim.AdamW(linear.parameters(), lr=1e-3, weight_decay=0.1)
+    for _ in range(300):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(linear(train), train_y).backward()
+        optimizer.step()
+    with torch.no_grad():
+        return (linear(test).argmax(1) == test_y).float().mean().item()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("pages", type=Path, help="a synthetic page set with train/ and eval/ splits")
+    args = parser.parse_args()
+    config = resolve_run_config(args.checkpoint)
+    processor = load_processor(args.checkpoint, config.model)
+    model = load_model(args.checkpoint, config.model).eval()
+    train_items, train_words = first_words(args.checkpoint, args.pages, "train", processor)
+    test_items, test_words = first_words(args.checkpoint, args.pages, "eval", processor)
+    vocabulary = {word: i for i, word in enumerate(sorted(set(train_words)))}
+    kept = [i for i, word in enumerate(test_words) if word in vocabulary]
+    train_y = torch.tensor([vocabulary[word] for word in train_words])
+    test_y = torch.tensor([vocabulary[test_words[i]] for i in kept])
+    result = {
+        "train_pages": len(train_y),
+        "test_pages": len(test_y),
+        "words": len(vocabulary),
+        "majority": max((test_y == c).float().mean().item() for c in range(len(vocabulary))),
+    }
+    for point in ("patch", "tokens"):
+        train = torch.stack([image_features(model, item, point) for item in train_items])
+        test = torch.stack([image_features(model, test_items[i], point) for i in kept])
+        result[f"probe_{point}"] = round(probe(train, train_y, test, test_y, len(vocabulary)), 3)
+    result["majority"] = round(result["majority"], 3)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
