@@ -472,18 +472,21 @@ def convert(
     check_writable(out, folder=True)
     if server is None:
         family_of(resolve_checkpoint(str(model)))
-    publish = None
+    publishing: Any = contextlib.nullcontext()
     if remote is not None:
         late = remote.sync(out)
         if late and not console.is_quiet():
             console.err().print(f"published {late} documents an earlier run finished in {out}", highlight=False)
-        publish = remote.publish
-    if ray is not None:
-        summary = _convert_on_ray(docs, refused, out, cfg, ray, servers, api_key, model, pages, shard_spec, publish)
-    else:
-        if server is None:
-            name_cpu_accelerator()
-        summary = _convert_here(docs, refused, out, cfg, server, api_key, model, pages, workers, shard_spec, publish)
+        publishing = remote.publishing(out)
+    with publishing as publish:
+        if ray is not None:
+            summary = _convert_on_ray(docs, refused, out, cfg, ray, servers, api_key, model, pages, shard_spec, publish)
+        else:
+            if server is None:
+                name_cpu_accelerator()
+            summary = _convert_here(
+                docs, refused, out, cfg, server, api_key, model, pages, workers, shard_spec, publish
+            )  # fmt: skip
     if json_:
         where = {"out": str(out)} if remote is None else {"out": remote.url, "stage": str(out)}
         _print_json({**where, **summary.to_dict()})

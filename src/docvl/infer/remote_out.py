@@ -8,22 +8,30 @@ objects, in the order resume relies on: its Markdown, its record (`.docvl/record
 line as an object: `docvl.results`), then its done marker. A run killed between two puts leaves no marker
 without its Markdown and record.
 
-Before a run, `sync`: what the stage finished but the URL lacks (a run killed before publishing it) is
-published, and the URL's markers are copied into the stage, so the run skips whatever is published, from this
-machine or another. What a store cannot give: a lock. Two clients converting into one URL at the same time (from
-different stages) may both convert a document; both write the same objects and the last write wins. One client
-per URL (with `--ray`, its one driver) converts each document once.
+Documents are published on a few threads (`publishing`), each document's puts in order, so a store's latency
+does not hold up the conversion; the stage notes each one published (`.docvl/published/<key>`). Before a run,
+`sync`: what the stage finished and has not published (a run killed first) is published, and the URL's markers
+the stage lacks are copied into it, so the run skips whatever is published, from this machine or another.
+
+What a store cannot give: a lock. Two clients converting into one URL at the same time (from different stages)
+may both convert a document; both write the same objects and the last write wins. One client per URL (with
+`--ray`, its one driver) converts each document once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from docvl.errors import UsageError
+from docvl.infer.convert import Publish
 from docvl.io import atomic_write_text, inside
 from docvl.results import (
     DONE_DIR,
@@ -41,6 +49,9 @@ from docvl.results import (
 )
 
 STAGE_OWNER = f"{STATE_DIR}/remote"  # in a stage: the URL it stages for
+PUBLISHED_DIR = f"{STATE_DIR}/published"  # in a stage: a note per document published (its marker's text)
+PUBLISH_THREADS = 8  # documents published at once
+PUBLISH_QUEUE = 64  # documents handed over and not yet published, at most (their Markdown is held in memory)
 
 
 def _brief(exc: BaseException) -> str:
@@ -89,40 +100,75 @@ class RemoteOut:
         if result.sha256:
             self._put(marker_relpath(key), marker_text(result).encode("utf-8"))
 
-    def markers(self) -> dict[str, str]:
-        """key -> marker text of every document published to the URL."""
+    @contextlib.contextmanager
+    def publishing(self, stage: Path) -> Iterator[Publish]:
+        """A `publish` for a run in `stage` that hands each document to one of `PUBLISH_THREADS` threads (its puts
+        in order, then the stage's note) and blocks while `PUBLISH_QUEUE` wait. On the way out every document
+        handed over is published; when the run stops on an error, those not started yet are left to the next
+        `sync`. A failed put stops the run at the next document (and at the end): its error is raised there."""
+        pool = ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="docvl-publish")
+        room = threading.Semaphore(PUBLISH_QUEUE)
+        failures: list[BaseException] = []
+
+        def put_document(key: str, result: DocResult, markdown: str | None) -> None:
+            try:
+                self.publish(key, result, markdown)
+                if result.sha256:
+                    atomic_write_text(stage / PUBLISHED_DIR / key, marker_text(result))
+            except BaseException as exc:  # raised in the run's thread, at its next document or at the end
+                failures.append(exc)
+            finally:
+                room.release()
+
+        def hand_over(key: str, result: DocResult, markdown: str | None) -> None:
+            if failures:
+                raise failures[0]
+            room.acquire()
+            pool.submit(put_document, key, result, markdown)
+
+        try:
+            yield hand_over
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        if failures:
+            raise failures[0]
+
+    def _markers(self, skip: set[str]) -> dict[str, str]:
+        """key -> text of the URL's done markers, but for the keys in `skip` (listed afresh, read in one batch)."""
         try:
             self.fs.invalidate_cache()
-            names = self.fs.glob(self._path(f"{DONE_DIR}/*"))
-            found = self.fs.cat(names) if names else {}
+            paths = [path for path in self.fs.glob(self._path(f"{DONE_DIR}/*")) if PurePosixPath(path).name not in skip]
+            found = self.fs.cat(paths) if paths else {}
         except Exception as exc:
             raise ResultsError(f"cannot read the done markers ({_brief(exc)})", f"{self.url}/{DONE_DIR}") from None
-        return {PurePosixPath(name).name: data.decode("utf-8") for name, data in found.items()}
+        return {PurePosixPath(path).name: data.decode("utf-8") for path, data in found.items()}
 
     def sync(self, stage: Path) -> int:
-        """Make `stage` ready for a run: publish what it finished and the URL lacks, then copy in the URL's
-        markers (its done-set). The number of documents published here."""
+        """Make `stage` ready for a run: publish what it finished and has not published, then copy in the URL's
+        markers it lacks (the URL's done-set; a marker the stage has is taken as the URL's, so an input changed
+        and converted elsewhere is converted again here). The number of documents published now."""
         owner = stage / STAGE_OWNER
         if owner.is_file() and owner.read_text(encoding="utf-8") != self.url:
             raise UsageError(f"this stage holds the work of {owner.read_text(encoding='utf-8')}, not {self.url}", stage)
         atomic_write_text(owner, self.url)
-        published = self.markers()
         late = 0
-        for relpath, (results, offset, _) in latest_offsets(stage).items():
-            key = doc_key(relpath)
-            if key in published:
-                continue
-            record = read_at(results, offset)
-            markdown = inside(stage, record.markdown) if record.markdown else None
-            if not record.sha256 or (markdown is not None and not markdown.is_file()):
-                continue  # not done (no hash), or its Markdown was removed: the run converts it again
-            self.publish(key, record, markdown.read_text(encoding="utf-8") if markdown else None)
-            published[key] = marker_text(record)
-            late += 1
-        for key, text in published.items():
-            marker = marker_path(stage, key)
-            if not marker.is_file() or marker.read_text(encoding="utf-8") != text:
-                atomic_write_text(marker, text)
+        with self.publishing(stage) as publish:
+            for relpath, (results, offset, _) in latest_offsets(stage).items():
+                key = doc_key(relpath)
+                note = stage / PUBLISHED_DIR / key
+                record = read_at(results, offset)
+                markdown = inside(stage, record.markdown) if record.markdown else None
+                if not record.sha256 or (markdown is not None and not markdown.is_file()):
+                    continue  # not done (no hash), or its Markdown was removed: the run converts it again
+                if note.is_file() and note.read_text(encoding="utf-8") == marker_text(record):
+                    continue
+                publish(key, record, markdown.read_text(encoding="utf-8") if markdown else None)
+                late += 1
+        done = stage / DONE_DIR
+        for key, text in self._markers({m.name for m in done.iterdir()} if done.is_dir() else set()).items():
+            atomic_write_text(marker_path(stage, key), text)
         return late
 
 
