@@ -107,6 +107,11 @@ def test_same_markdown_and_records_as_a_local_out_and_a_second_client_skips_all(
     second = json.loads(again[1])
     assert second["skipped"] == 4 and second["documents"] == 0 and second["bad_inputs"] == 0
     assert not list((tmp_path / "elsewhere").glob("*.md"))  # it skipped by the URL's markers alone
+    # a copy of the URL is a converted folder like any other: back into training pairs
+    fs.get("/bucket/out", str(tmp_path / "copy"), recursive=True)
+    code, _, stderr = invoke("prepare", str(tmp_path / "copy"), "--out", str(tmp_path / "pages"), "--json")
+    manifest = (tmp_path / "pages" / "manifest.jsonl").read_text().splitlines()
+    assert code == 0 and len(manifest) == 3, stderr  # every page the model answered
 
 
 def test_a_run_killed_between_two_puts_is_resumed(

@@ -8,7 +8,7 @@ Layout under a convert output folder `OUT`:
 
 An output on an object store (`convert --out s3://...`, see `docvl.infer.remote_out`) has no JSONL file, as a
 store cannot append: each record is its own object, `.docvl/records/<key>.json` (the same JSON as the line), beside
-the Markdown and the markers. `latest` reads either layout.
+the Markdown and the markers. `latest` and `latest_offsets` read either layout (a URL, or a copy of it).
 
 The JSON format is docvl 0.1.0's: a reason is stored as its sentence (see `docvl.judge.Outcome`), and a record
 read here and written again is the same JSON. `latest` gives the newest record per document, `done_keys`
@@ -251,7 +251,8 @@ def latest_offsets(
     `statuses`, without keeping page text (for large outputs)."""
     wanted = {status.value for status in statuses}
     newest: dict[str, tuple[Path, int, int, str]] = {}
-    for path in sorted(out.glob(RESULTS_GLOB)):
+    # record objects too: a copy of an object store's output is read like the folder convert writes
+    for path in sorted(out.glob(RESULTS_GLOB)) + sorted(out.glob(f"{RECORDS_DIR}/*.json")):
         for number, offset, data in _lines(path):
             key, when = str(data.get("path", "")), str(data.get("finished_at", ""))
             if data.get("status") in wanted and (key not in newest or when >= newest[key][3]):

@@ -104,8 +104,9 @@ class RemoteOut:
     def publishing(self, stage: Path) -> Iterator[Publish]:
         """A `publish` for a run in `stage` that hands each document to one of `PUBLISH_THREADS` threads (its puts
         in order, then the stage's note) and blocks while `PUBLISH_QUEUE` wait. On the way out every document
-        handed over is published; when the run stops on an error, those not started yet are left to the next
-        `sync`. A failed put stops the run at the next document (and at the end): its error is raised there."""
+        handed over is published, unless the run was interrupted or a put failed: then those not started yet are
+        left to the next `sync`. A failed put stops the run at the next document (and at the end): its error is
+        raised there."""
         pool = ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="docvl-publish")
         room = threading.Semaphore(PUBLISH_QUEUE)
         failures: list[BaseException] = []
@@ -128,8 +129,8 @@ class RemoteOut:
 
         try:
             yield hand_over
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException as exc:
+            pool.shutdown(wait=True, cancel_futures=bool(failures) or isinstance(exc, KeyboardInterrupt))
             raise
         pool.shutdown(wait=True)
         if failures:
