@@ -300,6 +300,7 @@ def _latest_objects(
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(url)
+    fs.invalidate_cache()  # a listing this process made earlier may predate the records
     names = fs.glob(f"{root.rstrip('/')}/{RECORDS_DIR}/*.json")
     wanted = {status.value for status in statuses}
     records: dict[str, DocResult] = {}
