@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
+from cli_invoke import invoke
+from s3_server import s3_bucket
 
 from docvl.config import load_config, save_config
 from docvl.infer import read_results
@@ -275,3 +278,30 @@ def test_unreachable_server_stops_before_ray_starts(fixtures_dir: Path, tmp_path
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "cannot reach" in lines[0], result.stderr
+
+
+def test_ray_driver_publishes_to_an_object_store(
+    ray_head: tuple[str, int], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    """`--out s3://...` (an S3 API on loopback): the driver publishes each document from its stage; another client
+    with an empty stage of its own finds every one done."""
+    with s3_bucket() as (bucket, env):
+        paths = _copies(fixtures_dir, tmp_path / "in", 2)
+        url, stage = f"s3://{bucket}/out", tmp_path / "stage"
+        with FakeOpenAIServer() as fake:
+            ray = subprocess.run([*DOCVL, "convert", str(tmp_path / "in"), "--out", url, "--stage", str(stage), *SMALL,
+                                  "--server", fake.base_url, "--json", "--ray", ray_head[0]], capture_output=True,
+                                 text=True, timeout=240, env={**os.environ, **env})  # fmt: skip
+            asked = len(fake.requests)
+            elsewhere = str(tmp_path / "elsewhere")
+            code, stdout, stderr = invoke("convert", str(tmp_path / "in"), "--out", url, "--stage", elsewhere, *SMALL,
+                                          "--server", fake.base_url, "--json")  # fmt: skip
+            assert len(fake.requests) == asked  # nothing asked again
+        assert ray.returncode == 0 and code == 0, ray.stderr + stderr
+        assert json.loads(ray.stdout)["documents"] == 2 and json.loads(stdout)["skipped"] == 2
+        _exactly_once(stage, paths)
+        published = {path: record.to_dict() for path, record in read_results(url).items()}
+        assert published == {path: record.to_dict() for path, record in read_results(stage).items()}
+        fs = fsspec.filesystem("s3")
+        for record in published.values():
+            assert fs.cat(f"{bucket}/out/{record['markdown']}") == (stage / record["markdown"]).read_bytes()

@@ -387,7 +387,13 @@ def convert(
         list[str], typer.Argument(help="PDFs, PNG/JPEG images, directories, globs, .txt path lists, fsspec URLs.")
     ],
     out_arg: Annotated[
-        str, typer.Option("--out", "-o", help="Output directory (Markdown + results.jsonl); a path or a file:// URL.")
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output directory (Markdown + results.jsonl): a path, or an fsspec URL (s3://bucket/prefix, gs://...: "
+            "each document is published there as objects once finished).",
+        ),
     ],
     server: Annotated[
         list[str] | None,
@@ -418,6 +424,10 @@ def convert(
             "started for this run; with an address (--ray=HOST:6379), join that cluster.",
         ),
     ] = None,
+    stage: Annotated[
+        Path | None,
+        typer.Option(help="With an --out URL: the local folder the run works in (default: a cache folder per URL)."),
+    ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
     json_: JsonOption = False,
@@ -425,13 +435,20 @@ def convert(
     """Convert documents to Markdown (+ one JSONL record per document); resumable, shardable, on Ray with --ray."""
     from docvl.errors import UsageError
     from docvl.infer.inputs import collect_inputs, parse_shard
-    from docvl.io import check_writable, is_url, local_path
+    from docvl.io import check_writable, is_remote, local_path
     from docvl.models.registry import family_of, resolve_checkpoint
     from docvl.system import name_cpu_accelerator
 
-    if is_url(local_path(out_arg)):
-        raise UsageError("--out must be a local (or shared) folder or a file:// URL; inputs may be any fsspec URL")
-    out = Path(local_path(out_arg))
+    remote = None
+    if is_remote(out_arg):  # the run works in a local stage and publishes each document to the URL
+        from docvl.infer.remote_out import open_remote
+
+        remote = open_remote(out_arg)
+        out = stage or remote.default_stage()
+    elif stage is not None:
+        raise typer.BadParameter("--stage is for an --out URL (s3://, gs://, ...); a local --out is written directly")
+    else:
+        out = Path(local_path(out_arg))
     servers, server = server or [], (server or [None])[0]
     if server is None and model is None:
         raise typer.BadParameter("give --server URL or --model CHECKPOINT")
@@ -455,14 +472,24 @@ def convert(
     check_writable(out, folder=True)
     if server is None:
         family_of(resolve_checkpoint(str(model)))
-    if ray is not None:
-        summary = _convert_on_ray(docs, refused, out, cfg, ray, servers, api_key, model, pages, shard_spec)
-    else:
-        if server is None:
-            name_cpu_accelerator()
-        summary = _convert_here(docs, refused, out, cfg, server, api_key, model, pages, workers, shard_spec)
+    publishing: Any = contextlib.nullcontext()
+    if remote is not None:
+        late = remote.sync(out)
+        if late and not console.is_quiet():
+            console.err().print(f"published {late} documents an earlier run finished in {out}", highlight=False)
+        publishing = remote.publishing(out)
+    with publishing as publish:
+        if ray is not None:
+            summary = _convert_on_ray(docs, refused, out, cfg, ray, servers, api_key, model, pages, shard_spec, publish)
+        else:
+            if server is None:
+                name_cpu_accelerator()
+            summary = _convert_here(
+                docs, refused, out, cfg, server, api_key, model, pages, workers, shard_spec, publish
+            )  # fmt: skip
     if json_:
-        _print_json({"out": str(out), **summary.to_dict()})
+        where = {"out": str(out)} if remote is None else {"out": remote.url, "stage": str(out)}
+        _print_json({**where, **summary.to_dict()})
     elif not console.is_quiet():
         console.out().print(summary.line(), highlight=False)
     if summary.failures:
@@ -480,6 +507,7 @@ def _convert_here(
     pages: str | None,
     workers: int | None,
     shard_spec: tuple[int, int] | None,
+    publish: Any,
 ) -> Any:
     """`convert` on this machine: one engine, a process pool of render workers."""
     from docvl.infer.convert import convert_docs
@@ -499,6 +527,7 @@ def _convert_here(
                 shard=shard_spec,
                 report=report,
                 on_page=on_page,
+                publish=publish,
             )
     finally:
         engine.close()
@@ -516,6 +545,7 @@ def _convert_on_ray(
     model: str | None,
     pages: str | None,
     shard_spec: tuple[int, int] | None,
+    publish: Any,
 ) -> Any:
     """`convert --ray`: the same conversion as stages of Ray Data (`docvl.infer.ray_convert`)."""
     from docvl.infer.ray_convert import ray_convert_docs
@@ -525,7 +555,7 @@ def _convert_on_ray(
     with _convert_progress(lambda: _pages_to_convert(docs, out, pages, shard_spec)) as (report, on_page):
         return ray_convert_docs(
             docs, refused, out, engine, cfg, address=None if address == RAY_LOCAL else address, pages=pages,
-            shard=shard_spec, report=report, on_page=on_page,
+            shard=shard_spec, report=report, on_page=on_page, publish=publish,
         )  # fmt: skip
 
 

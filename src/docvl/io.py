@@ -123,6 +123,11 @@ def is_url(path: str | Path) -> bool:
     return isinstance(path, str) and "://" in path
 
 
+def is_remote(path: str | Path) -> bool:
+    """Whether `path` names a place on another file system (`s3://`, `gs://`, `memory://`), not a local one."""
+    return is_url(path) and not str(path).startswith("file://")
+
+
 def local_path(path: str) -> str:
     """A `file://` URL as the local path it names; anything else as it is."""
     return path.removeprefix("file://") if path.startswith("file://") else path

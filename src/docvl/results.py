@@ -6,6 +6,10 @@ Layout under a convert output folder `OUT`:
 - the Markdown files the records name, and `.docvl/done/<key>`: a marker per document (`relpath\\nsha256`);
   `write_document` writes all three in the order resume relies on.
 
+An output on an object store (`convert --out s3://...`, see `docvl.infer.remote_out`) has no JSONL file, as a
+store cannot append: each record is its own object, `.docvl/records/<key>.json` (the same JSON as the line), beside
+the Markdown and the markers. `latest` and `latest_offsets` read either layout (a URL, or a copy of it).
+
 The JSON format is docvl 0.1.0's: a reason is stored as its sentence (see `docvl.judge.Outcome`), and a record
 read here and written again is the same JSON. `latest` gives the newest record per document, `done_keys`
 the (relpath, sha256) pairs a resumed run skips. `convert`, `eval` and `prepare --kind converted` all read
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -25,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from docvl.errors import DocvlError
-from docvl.io import atomic_write_text
+from docvl.io import atomic_write_text, is_remote
 from docvl.judge import Outcome, Reason
 from docvl.page import FrontMatter
 
 STATE_DIR = ".docvl"
 RESULTS_GLOB = "results*.jsonl"
+RECORDS_DIR = f"{STATE_DIR}/records"  # an object store's records, one object each
+DONE_DIR = f"{STATE_DIR}/done"
 
 
 class ResultsError(DocvlError):
@@ -171,10 +178,15 @@ def results_name(shard: tuple[int, int] | None) -> str:
     return "results.jsonl" if shard is None else f"results.shard-{shard[0]}-of-{shard[1]}.jsonl"
 
 
+def record_line(result: DocResult) -> bytes:
+    """A record as it is stored: one JSON line (in a results file, or as an object store's record object)."""
+    return (json.dumps(result.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def append(path: Path, result: DocResult) -> None:
     """Append one record under an exclusive lock, all or nothing: a write that fails or comes up short is
     undone (the file is cut back), and ResultsError names the file. A line torn by a killed writer is closed."""
-    line = (json.dumps(result.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
+    line = record_line(result)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     except OSError as exc:
@@ -213,7 +225,7 @@ def write_document(out: Path, results_file: Path, key: str, result: DocResult, m
                 target.unlink(missing_ok=True)
             raise
         if result.sha256:
-            atomic_write_text(marker_path(out, key), f"{result.path}\n{result.sha256}")
+            atomic_write_text(marker_path(out, key), marker_text(result))
     except OSError as exc:
         raise ResultsError(f"cannot write ({exc.strerror or exc})", exc.filename or target or out) from None
 
@@ -239,7 +251,8 @@ def latest_offsets(
     `statuses`, without keeping page text (for large outputs)."""
     wanted = {status.value for status in statuses}
     newest: dict[str, tuple[Path, int, int, str]] = {}
-    for path in sorted(out.glob(RESULTS_GLOB)):
+    # record objects too: a copy of an object store's output is read like the folder convert writes
+    for path in sorted(out.glob(RESULTS_GLOB)) + sorted(out.glob(f"{RECORDS_DIR}/*.json")):
         for number, offset, data in _lines(path):
             key, when = str(data.get("path", "")), str(data.get("finished_at", ""))
             if data.get("status") in wanted and (key not in newest or when >= newest[key][3]):
@@ -263,10 +276,13 @@ def read_at(path: Path, offset: int) -> DocResult:
 
 
 def latest(
-    out: Path, statuses: tuple[DocStatus, ...] = tuple(DocStatus), on_bad: Callable[[str], None] | None = None
+    out: Path | str, statuses: tuple[DocStatus, ...] = tuple(DocStatus), on_bad: Callable[[str], None] | None = None
 ) -> dict[str, DocResult]:
-    """The newest record per document path from every results file under `out`; a record that does not parse
-    is left out (and reported to `on_bad` when given)."""
+    """The newest record per document path from every results file under `out` (or, for an object store's URL,
+    from its record objects); a record that does not parse is left out (and reported to `on_bad` when given)."""
+    if is_remote(out):
+        return _latest_objects(str(out), statuses, on_bad)
+    out = Path(out)
     records = {}
     for key, (path, offset, _) in latest_offsets(out, statuses).items():
         try:
@@ -277,8 +293,50 @@ def latest(
     return records
 
 
+def _latest_objects(
+    url: str, statuses: tuple[DocStatus, ...], on_bad: Callable[[str], None] | None
+) -> dict[str, DocResult]:
+    """`latest` of an object store's output: every `.docvl/records/*.json` object, read in one batch."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url)
+    fs.invalidate_cache()  # a listing this process made earlier may predate the records
+    names = fs.glob(f"{root.rstrip('/')}/{RECORDS_DIR}/*.json")
+    wanted = {status.value for status in statuses}
+    records: dict[str, DocResult] = {}
+    for name, data in sorted(fs.cat(names).items() if names else []):
+        try:
+            record = DocResult.from_dict(json.loads(data))
+        except (ValueError, KeyError, TypeError) as exc:
+            if on_bad:
+                on_bad(str(ResultsError(f"not a convert record ({exc})", fs.unstrip_protocol(name))))
+            continue
+        newest = records.get(record.path)
+        if record.status.value in wanted and (newest is None or record.finished_at >= newest.finished_at):
+            records[record.path] = record
+    return records
+
+
+def doc_key(relpath: str) -> str:
+    """The name of a document's marker, claim and record object: its output path, hashed."""
+    return hashlib.sha1(relpath.encode()).hexdigest()
+
+
+def record_relpath(key: str) -> str:
+    """Where an object store's output keeps a document's record (relative to the output URL)."""
+    return f"{RECORDS_DIR}/{key}.json"
+
+
+def marker_relpath(key: str) -> str:
+    return f"{DONE_DIR}/{key}"
+
+
+def marker_text(result: DocResult) -> str:
+    return f"{result.path}\n{result.sha256}"
+
+
 def marker_path(out: Path, key: str) -> Path:
-    return out / STATE_DIR / "done" / key
+    return out / marker_relpath(key)
 
 
 def done_keys(out: Path) -> set[tuple[str, str]]:
@@ -288,7 +346,7 @@ def done_keys(out: Path) -> set[tuple[str, str]]:
         for path in out.glob(RESULTS_GLOB)
         for _, _, data in _lines(path)
     }
-    markers = out / STATE_DIR / "done"
+    markers = out / DONE_DIR
     if markers.is_dir():
         for marker in markers.iterdir():
             relpath, _, digest = marker.read_text(encoding="utf-8").partition("\n")

@@ -24,6 +24,7 @@ from docvl.data.sources import DocRef, SourcePage, doc_id_for
 from docvl.errors import PdfError, UsageError
 from docvl.io import JsonlAppender, atomic_write_bytes, atomic_write_text, read_jsonl, sha256_bytes
 from docvl.pdf import PdfFile
+from docvl.results import RECORDS_DIR, RESULTS_GLOB
 from docvl.system import interrupts_deferred, process_pool, usable_cpus
 
 # In reverse order of preference when two sources hold the same PDF (labelled sources win).
@@ -68,7 +69,7 @@ def detect_kind(source: Path) -> str:
         if source.suffix.lower() == ".pdf":
             return "pdfs"
         raise UsageError("source file is not a PDF (give a directory for pairs or datasets)", source)
-    if (source / "results.jsonl").is_file() or any(source.glob("results*.jsonl")):
+    if any(source.glob(RESULTS_GLOB)) or (source / RECORDS_DIR).is_dir():  # convert's folder, or a store's copy
         return "converted"
     if next(source.rglob("*.parquet"), None) is not None:
         return "olmocr-mix"

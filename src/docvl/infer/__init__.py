@@ -2,7 +2,8 @@
 
 Modules by job: `types` (request, reply, engine interface), `request` (the one way to build a request),
 `http_client`, `vllm_server` (the supervisor; `vllm_cmd` builds its command), `local` (in-process
-generation), `factory` (which engine a run gets), `inputs`, `render`, `claims` and `convert`.
+generation), `factory` (which engine a run gets), `inputs`, `render`, `claims`, `convert` and `remote_out`
+(`convert` into an object store).
 
 For code that needs Markdown for pages (eval, scripts):
 

@@ -24,6 +24,9 @@ Resuming and sharing: a document is skipped when a record or done marker with th
 Order of writes per document: Markdown (atomic rename), record (appended all or nothing), marker; then the
 claim is released. A document another worker holds is retried when this worker's own work is done, and
 taken over when its holder died.
+
+An output on an object store: `OUT` is a local stage, and `publish` puts each document written there to the
+store (`docvl.infer.remote_out`).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from docvl.results import DocResult, DocStatus, PageResult, results_name, write_
 from docvl.system import process_pool, usable_cpus
 
 RENDER_CHUNK = 8
+Publish = Callable[[str, DocResult, str | None], None]  # (key, record, Markdown): a document written, to publish
 CLAIM_POLL_S = 0.5  # how often a worker whose own work is done looks at documents other workers hold
 
 
@@ -287,13 +291,20 @@ class DocumentWriter:
     counts it into the run's summary: the document error budget and the record format, for every convert path."""
 
     def __init__(
-        self, out: Path, results: Path, config: DocvlConfig, summary: ConvertSummary, report: Callable[[str], None]
+        self,
+        out: Path,
+        results: Path,
+        config: DocvlConfig,
+        summary: ConvertSummary,
+        report: Callable[[str], None],
+        publish: Publish | None = None,
     ):
         self.out = out
         self.results = results
         self.max_page_errors = config.convert.max_page_errors
         self.summary = summary
         self.report = report
+        self.publish = publish
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
 
     def _record(self, doc: InputDoc, digest: str | None, status: DocStatus, **fields: Any) -> DocResult:
@@ -325,7 +336,7 @@ class DocumentWriter:
         if fallbacks > self.max_page_errors:
             result.status = DocStatus.FAILED
             self.report(f"{state.doc.path}: {fallbacks} of {len(pages)} pages fell back to the text layer")
-        write_document(self.out, self.results, state.doc.key, result, "\n\n".join(p.text for p in pages if p.text))
+        self._write(state.doc.key, result, "\n\n".join(p.text for p in pages if p.text))
         self.summary.documents += 1
         self.summary.pages += len(pages)
         self.summary.fallback_pages += fallbacks
@@ -338,7 +349,12 @@ class DocumentWriter:
         self.report(f"{doc.path}: {message}")
         status = DocStatus.EMPTY if empty else DocStatus.ERROR
         record = self._record(doc, digest, status, error=message, markdown=doc.markdown_relpath if empty else None)
-        write_document(self.out, self.results, doc.key, record, "" if empty else None)
+        self._write(doc.key, record, "" if empty else None)
+
+    def _write(self, key: str, result: DocResult, markdown: str | None) -> None:
+        write_document(self.out, self.results, key, result, markdown)
+        if self.publish is not None:
+            self.publish(key, result, markdown)
 
 
 class Converter:
@@ -355,6 +371,7 @@ class Converter:
         shard: tuple[int, int] | None = None,
         report: Callable[[str], None] | None = None,
         on_page: Callable[[int, int], None] | None = None,
+        publish: Publish | None = None,
     ):
         self.engine = engine
         self.config = config
@@ -374,7 +391,7 @@ class Converter:
         self.open_docs: dict[str, DocState] = {}
         self.waiting: deque[DocState] = deque()  # documents with pages still to render
         self.summary = ConvertSummary()
-        self.writer = DocumentWriter(out, self.results, config, self.summary, self.report)
+        self.writer = DocumentWriter(out, self.results, config, self.summary, self.report, publish)
 
     # -- starting documents
 
@@ -557,12 +574,13 @@ def convert(
     shard: tuple[int, int] | None = None,
     report: Callable[[str], None] | None = None,
     on_page: Callable[[int, int], None] | None = None,
+    publish: Publish | None = None,
 ) -> ConvertSummary:
     """Convert every input document into `out` (see the module docstring for the layout and guarantees)."""
     docs, refused = collect_inputs(inputs, Path(out))
     return convert_docs(
         docs, refused, out, engine, config, pages=pages, render_workers=render_workers, shard=shard,
-        report=report, on_page=on_page,
+        report=report, on_page=on_page, publish=publish,
     )  # fmt: skip
 
 
@@ -578,8 +596,10 @@ def convert_docs(
     shard: tuple[int, int] | None = None,
     report: Callable[[str], None] | None = None,
     on_page: Callable[[int, int], None] | None = None,
+    publish: Publish | None = None,
 ) -> ConvertSummary:
-    """`convert` of documents already collected (`collect_inputs`), with the problem lines of those it refused."""
+    """`convert` of documents already collected (`collect_inputs`), with the problem lines of those it refused;
+    `publish` is given each document once it is written (`docvl.infer.remote_out`)."""
     converter = Converter(
         engine,
         config,
@@ -589,6 +609,7 @@ def convert_docs(
         shard=shard,
         report=report,
         on_page=on_page,
+        publish=publish,
     )
     return run_collected(converter.run, docs, refused, shard, report)
 

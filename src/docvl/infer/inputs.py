@@ -11,7 +11,6 @@ run counts it as a failure.
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from docvl.errors import UsageError
 from docvl.io import is_url, local_path
 from docvl.rendering import IMAGE_SUFFIXES
+from docvl.results import doc_key
 
 PDF_SUFFIXES = {".pdf"}
 
@@ -33,7 +33,7 @@ class InputDoc:
 
     @property
     def key(self) -> str:
-        return hashlib.sha1(self.relpath.encode()).hexdigest()
+        return doc_key(self.relpath)
 
     @property
     def markdown_relpath(self) -> str:

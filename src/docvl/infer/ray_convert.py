@@ -37,6 +37,7 @@ from docvl.infer.convert import (
     DocumentWriter,
     PagePolicy,
     PageState,
+    Publish,
     Step,
     admit,
     close_doc,
@@ -114,6 +115,7 @@ class RayConverter:
         shard: tuple[int, int] | None = None,
         report: Callable[[str], None] | None = None,
         on_page: Callable[[int, int], None] | None = None,
+        publish: Publish | None = None,
     ):
         self.engine = engine
         self.config = config
@@ -124,7 +126,7 @@ class RayConverter:
         self.settings = RenderSettings.from_config(config)
         self.policy = PagePolicy(config)
         self.summary = ConvertSummary()
-        self.writer = DocumentWriter(out, out / results_name(shard), config, self.summary, self.report)
+        self.writer = DocumentWriter(out, out / results_name(shard), config, self.summary, self.report, publish)
         self.open_docs: dict[str, DocState] = {}
 
     # -- stages
@@ -274,13 +276,14 @@ def ray_convert_docs(
     shard: tuple[int, int] | None = None,
     report: Callable[[str], None] | None = None,
     on_page: Callable[[int, int], None] | None = None,
+    publish: Publish | None = None,
 ) -> ConvertSummary:
     """`convert_docs` on Ray with `engine` (servers, or a checkpoint): joins the cluster at `address` (None: a
     local Ray for this run)."""
     for url in engine.servers:  # an unreachable server stops the run here, before Ray starts, as locally
         open_stage_engine(EngineSpec(servers=(url,), api_key=engine.api_key, model=engine.model), config).close()
     converter = RayConverter(
-        engine, config, Path(out), pages=pages, shard=shard, report=report, on_page=on_page
+        engine, config, Path(out), pages=pages, shard=shard, report=report, on_page=on_page, publish=publish
     )  # fmt: skip
     with ray_session(address):
         return run_collected(converter.run, docs, refused, shard, report)
