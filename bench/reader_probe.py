@@ -6,7 +6,8 @@ where every synthetic page starts its text), taken at two points of the checkpoi
 
 - `patch`: the patch embedding (the frozen random projection of the pixels), the four patches of each merged
   token side by side, i.e. what the merger reads;
-- `tokens`: the merger's output, the image tokens the text model attends to.
+- `tokens`: the merger's output, the image tokens the text model attends to;
+- `tokens_bag`: the sum of those tokens, which is what attention spread evenly over the region passes on.
 
 A linear probe (softmax regression, trained on the train split, scored on the held-out split) measures how much
 of the word each carries. High probe accuracy beside a high character error rate from `bench/synthetic_learning.py`
@@ -34,18 +35,19 @@ REGION_ROWS, REGION_COLUMNS = 2, 4
 
 
 def image_features(model, item: dict, point: str) -> torch.Tensor:
-    """The top-left region's features of one rendered page at `point` (patch or tokens), flattened."""
+    """The top-left region's features of one rendered page at `point`: flattened, or summed for the bag."""
     visual = model.model.visual
     pixels, grid = item["pixel_values"], item["image_grid_thw"]
     with torch.no_grad():
-        if point == "patch":
+        if point == "patch":  # the merger's input
             features = visual.patch_embed(pixels)
             features = features.view(-1, 4 * features.shape[-1])  # the processor keeps each 2x2 group together
         else:
             out = visual(pixels, grid_thw=grid)
             features = getattr(out, "pooler_output", out)
     _, rows, columns = (int(n) // 2 for n in grid[0].tolist())
-    return features.view(rows, columns, -1)[:REGION_ROWS, :REGION_COLUMNS].reshape(-1)
+    region = features.view(rows, columns, -1)[:REGION_ROWS, :REGION_COLUMNS]
+    return region.sum((0, 1)) if point == "tokens_bag" else region.reshape(-1)
 
 
 def first_words(checkpoint: Path, pages: Path, split: str, processor) -> tuple[list[dict], list[str]]:
@@ -99,7 +101,7 @@ def main() -> None:
         "words": len(vocabulary),
         "majority": max((test_y == c).float().mean().item() for c in range(len(vocabulary))),
     }
-    for point in ("patch", "tokens"):
+    for point in ("patch", "tokens", "tokens_bag"):
         train = torch.stack([image_features(model, item, point) for item in train_items])
         test = torch.stack([image_features(model, test_items[i], point) for i in kept])
         result[f"probe_{point}"] = round(probe(train, train_y, test, test_y, len(vocabulary)), 3)
