@@ -10,8 +10,10 @@ where every synthetic page starts its text), taken at two points of the checkpoi
 - `tokens_bag`: the sum of those tokens, which is what attention spread evenly over the region passes on.
 
 A linear probe (softmax regression, trained on the train split, scored on the held-out split) measures how much
-of the word each carries. High probe accuracy beside a high character error rate from `bench/synthetic_learning.py`
-means the words reach the text model and it does not learn to read them.
+of the word each carries. Beside it, what the text model makes of them: the teacher-forced loss of the first body
+token on held-out pages shown with their own image, with the next page's image, and with a blank one (zero
+pixels are paper white). High probe accuracy beside an own-image loss no lower than another page's means the
+words reach the text model and it has not learned to read them.
 
     PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python bench/reader_probe.py CKPT PAGES
 """
@@ -66,6 +68,21 @@ def first_words(checkpoint: Path, pages: Path, split: str, processor) -> tuple[l
     return items, words
 
 
+def first_body_token_loss(model, tokenizer, item: dict, pixels: torch.Tensor) -> float:
+    """Teacher-forced loss of the reply's first body token (after the front matter), the page shown as `pixels`."""
+    batch = {key: item[key].unsqueeze(0) for key in ("input_ids", "attention_mask", "mm_token_type_ids")}
+    with torch.no_grad():  # mm_token_type_ids: without it the image tokens get plain 1-D positions, not mrope's
+        logits = model(**batch, pixel_values=pixels, image_grid_thw=item["image_grid_thw"])
+    logits, targets = logits.logits[0, :-1], item["labels"][1:]
+    reply = (targets != -100).nonzero().flatten().tolist()
+    for n in range(len(reply)):
+        prefix = tokenizer.decode(targets[reply[: n + 1]])
+        if prefix.count("---") == 2 and prefix.rsplit("---", 1)[1].strip():
+            at = slice(reply[n], reply[n] + 1)
+            return torch.nn.functional.cross_entropy(logits[at], targets[at]).item()
+    raise ValueError("reply without a body")
+
+
 def probe(train: torch.Tensor, train_y: torch.Tensor, test: torch.Tensor, test_y: torch.Tensor, classes: int) -> float:
     """Held-out accuracy of a softmax regression on standardized features (full batch, fixed steps, seeded)."""
     mean, std = train.mean(0), train.std(0) + 1e-6
@@ -106,6 +123,19 @@ def main() -> None:
         test = torch.stack([image_features(model, test_items[i], point) for i in kept])
         result[f"probe_{point}"] = round(probe(train, train_y, test, test_y, len(vocabulary)), 3)
     result["majority"] = round(result["majority"], 3)
+    tested = [test_items[i] for i in kept]
+    shown = {
+        "own": [item["pixel_values"] for item in tested],
+        "other": [tested[(i + 1) % len(tested)]["pixel_values"] for i in range(len(tested))],
+        "blank": [torch.zeros_like(item["pixel_values"]) for item in tested],
+    }
+    for name, images in shown.items():
+        losses = [
+            first_body_token_loss(model, processor.tokenizer, item, pixels)
+            for item, pixels in zip(tested, images, strict=True)
+            if pixels.shape == item["pixel_values"].shape
+        ]
+        result[f"first_token_loss_{name}"] = round(sum(losses) / len(losses), 3)
     print(json.dumps(result))
 
 
