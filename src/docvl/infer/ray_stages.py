@@ -41,7 +41,6 @@ class PageJob:
 
     doc: InputDoc
     index: int = -1
-    num_pages: int = 0
     sha256: str | None = None
     rotation: int = 0
     request: PageRequest | None = None
@@ -78,28 +77,26 @@ def _message(exc: BaseException) -> str:
 # -- CPU stages
 
 
-def hash_doc(row: Row) -> Row:
-    """A document's content hash (where it lives: a node reads it, not the driver); None when it is unreadable."""
+def survey_batch(batch: Batch, settings: RenderSettings, pages: str | None) -> Batch:
+    """Each document's content hash and page jobs, read where the document lives (a node, not the driver): one
+    job per page to convert, or one job (`index` -1) saying why there is none (unreadable: no hash; cannot be
+    opened, or empty). The driver admits a document by its hash before any of its pages is rendered."""
     from docvl.io import sha256_file
 
-    job = unpack(row)
-    try:
-        job.sha256 = sha256_file(job.doc.path)
-    except OSError as exc:
-        job.doc_error = f"cannot read file: {exc.strerror}"
-    return pack(job)
-
-
-def list_doc(row: Row, settings: RenderSettings, pages: str | None) -> list[Row]:
-    """A document's page jobs, or one job saying why it has none (unreadable, empty)."""
-    job = unpack(row)
-    try:
-        indices = list_pages(job.doc, settings, pages)
-    except Exception as exc:  # any failure to open one input is that input's failure
-        return [pack(replace(job, doc_error=_message(exc), empty=isinstance(exc, PdfEmptyError)))]
-    if not indices:
-        return [pack(job)]
-    return [pack(replace(job, index=index, num_pages=len(indices))) for index in indices]
+    jobs: list[PageJob] = []
+    for job in _rows(batch):
+        try:
+            job.sha256 = sha256_file(job.doc.path)
+        except OSError as exc:
+            jobs.append(replace(job, doc_error=f"cannot read file: {exc.strerror}"))
+            continue
+        try:
+            indices = list_pages(job.doc, settings, pages)
+        except Exception as exc:  # any failure to open one input is that input's failure
+            jobs.append(replace(job, doc_error=_message(exc), empty=isinstance(exc, PdfEmptyError)))
+            continue
+        jobs += [replace(job, index=index) for index in indices] or [job]
+    return _batch(jobs)
 
 
 def render_batch(batch: Batch, config: DocvlConfig) -> Batch:
