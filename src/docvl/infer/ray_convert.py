@@ -108,7 +108,7 @@ def _in_blocks(jobs: list[PageJob], rows: int) -> Any:
     """A dataset of `jobs`, in order, in blocks of about `rows` (a task's batch: one task, one object per block)."""
     import ray.data
 
-    return ray.data.from_items([pack(job) for job in jobs], override_num_blocks=max(1, -(-len(jobs) // rows)))
+    return ray.data.from_items([pack([job]) for job in jobs], override_num_blocks=max(1, -(-len(jobs) // rows)))
 
 
 class RayConverter:
