@@ -101,15 +101,14 @@ def child_floor(pages: int, workers: int) -> dict[str, float]:
     from docvl.infer.render import RenderSettings, render_pages
 
     config = load_config()
-    settings = RenderSettings(config.data.target_longest_image_dim, config.convert.image_format, 120.0)
+    settings = RenderSettings.from_config(config)
     with tempfile.TemporaryDirectory() as tmp:
         docs = [InputDoc(p, Path(p).name, "pdf") for p in make_corpus(Path(tmp), pages)]
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
             list(pool.map(render_pages, docs[:workers], [settings] * workers, [[0]] * workers))  # start the workers
             start = time.perf_counter()
-            count = sum(
-                len(r) for r in pool.map(render_pages, docs, [settings] * len(docs), [[0]] * len(docs), chunksize=4)
-            )
+            rendered = pool.map(render_pages, docs, [settings] * len(docs), [[0]] * len(docs), chunksize=4)
+            count = sum(page.image_url is not None for pages in rendered for page in pages)  # a failed page is none
             seconds = time.perf_counter() - start
     return {"pages": count, "seconds": seconds, "pages_per_s": count / seconds, "rss_mib": _peak_rss_mib()}
 

@@ -56,23 +56,25 @@ def test_vllm_processor_gets_a_configured_chat_template(tiny_checkpoints: dict[s
 def test_vllm_rows_carry_the_request_every_engine_sends_and_come_back_as_replies() -> None:
     config = load_config(None, ["convert.max_new_tokens=50"])
     request = request_for("data:image/png;base64,AAAA", config, temperature=0.3)
-    job = PageJob(InputDoc("a.pdf", "a.pdf", "pdf"), index=0, num_pages=1, image_url=request.image_url, request=request)
-    row = vllm_preprocess(pack(job))
+    job = PageJob(InputDoc("a.pdf", "a.pdf", "pdf"), index=0, image_url=request.image_url, request=request)
+    row = vllm_preprocess(pack([job]))
     assert row["messages"] == chat_messages(request)
     assert row["sampling_params"] == {"temperature": 0.3, "max_tokens": 50}
-    stopped = unpack(
+    (stopped,) = unpack(
         vllm_postprocess({**row, "generated_text": "x", "num_generated_tokens": 7, "num_input_tokens": 90})
     )
     assert stopped.reply is not None and (stopped.reply.text, stopped.reply.finish_reason) == ("x", "stop")
     assert (stopped.reply.prompt_tokens, stopped.reply.completion_tokens) == (90, 7)
     assert stopped.image_url is None and stopped.request.image_url == ""  # the image does not go back to the driver
-    cut = unpack(vllm_postprocess({**row, "generated_text": "xx", "num_generated_tokens": 50, "num_input_tokens": 9}))
+    (cut,) = unpack(
+        vllm_postprocess({**row, "generated_text": "xx", "num_generated_tokens": 50, "num_input_tokens": 9})
+    )
     assert cut.reply is not None and cut.reply.finish_reason == "length"
     # a job with nothing to ask (its page could not be rendered) costs one token, and gets no reply
-    nothing = vllm_preprocess(pack(PageJob(job.doc, index=0, num_pages=1, page_error="broken")))
+    nothing = vllm_preprocess(pack([PageJob(job.doc, index=0, page_error="broken")]))
     assert nothing["sampling_params"] == {"max_tokens": 1}
-    assert unpack(vllm_postprocess({**nothing, "generated_text": "y", "num_generated_tokens": 1})).reply is None
-    assert pickle.loads(nothing["job"]).page_error == "broken"
+    assert unpack(vllm_postprocess({**nothing, "generated_text": "y", "num_generated_tokens": 1}))[0].reply is None
+    assert pickle.loads(nothing["job"])[0].page_error == "broken"
 
 
 def test_ray_without_an_address_is_a_local_ray() -> None:

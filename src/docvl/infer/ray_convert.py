@@ -4,9 +4,9 @@ Ray Data schedules the stages over the cluster's CPUs and GPUs and retries a tas
 worker died; docvl keeps what Ray Data does not give: each document done exactly once, across killed drivers and
 other clients writing to the same output folder. Stages (`docvl.infer.ray_stages`):
 
-1. hash the documents (on the nodes), then the driver admits each through the same `Ledger` as the local path
-   (done-set, claims, take-over of a dead worker's documents);
-2. list each admitted document's pages and render them on CPU workers (chunks of a document, as locally);
+1. hash each document and list its pages (on the nodes, a few documents per task), then the driver admits each
+   through the same `Ledger` as the local path (done-set, claims, take-over of a dead worker's documents);
+2. render the admitted documents' pages on CPU workers (a task per chunk of consecutive pages, as locally);
 3. inference: actors with an engine (OpenAI-compatible servers, load-balanced; or transformers on CPU), or
    Ray Data's vLLM processor with one engine per GPU;
 4. the driver judges every reply with the one `PagePolicy` and writes each document with the one
@@ -15,6 +15,11 @@ other clients writing to the same output folder. Stages (`docvl.infer.ray_stages
 A page whose reply is not accepted goes round again (its next temperature, or rendered turned): the pages still
 open after a pass over the dataset form the next, smaller, dataset. Documents go in waves of `WAVE_DOCS`, so
 the claims held and the pages waiting in the driver stay bounded however many documents there are.
+
+Ray's cost is per task (scheduling, a worker's round trip, the driver's bookkeeping): a task surveys
+`SURVEY_DOCS` documents, and renders a chunk of consecutive pages handed to it as one block. What a task returns
+goes row by row (`PAGE_BLOCK_BYTES`), so each reply reaches the driver as soon as its inference batch is answered,
+and the driver writes each document as soon as its last page settles.
 """
 
 from __future__ import annotations
@@ -50,12 +55,11 @@ from docvl.infer.ray_stages import (
     EngineSpec,
     EngineStage,
     PageJob,
-    hash_doc,
     iter_jobs,
-    list_doc,
     open_stage_engine,
     pack,
     render_batch,
+    survey_batch,
     vllm_postprocess,
     vllm_preprocess,
     vllm_processor_kwargs,
@@ -67,8 +71,9 @@ from docvl.results import results_name
 from docvl.system import usable_cpus
 
 WAVE_DOCS = 512
+PAGE_BLOCK_BYTES = 1  # the largest block a task returns: every row its own block (see ray_session)
+SURVEY_DOCS = 16  # documents hashed and listed per task
 CPUS_PER_CPU_ENGINE = 4  # transformers actors on CPU: one per this many of the cluster's CPUs (at least one)
-PAGE_BLOCK_BYTES = 1  # flush every batch of pages as its own block (see ray_session)
 
 
 @contextlib.contextmanager
@@ -91,15 +96,20 @@ def ray_session(address: str | None) -> Iterator[None]:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    # a page is a small row: without these, Ray Data coalesces rows into 1 MiB bundles and 128 MiB output blocks,
-    # so a task's replies reach the driver (which writes documents) only when a whole wave is done, and a killed
-    # driver would lose every page of it
-    context.target_min_block_size = 1
+    # without this, the rows a task returns stay in one block until the task ends (an actor's task is a whole
+    # bundle of pages), so replies would reach the driver, which writes documents, long after they came
     context.target_max_block_size = PAGE_BLOCK_BYTES
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def _in_blocks(jobs: list[PageJob], rows: int) -> Any:
+    """A dataset of `jobs`, in order, in blocks of about `rows` (a task's batch: one task, one object per block)."""
+    import ray.data
+
+    return ray.data.from_items([pack([job]) for job in jobs], override_num_blocks=max(1, -(-len(jobs) // rows)))
 
 
 class RayConverter:
@@ -132,20 +142,31 @@ class RayConverter:
     # -- stages
 
     def _admit(self, docs: list[InputDoc]) -> list[PageJob]:
-        """Stage 1: hash on the nodes, admit here; the jobs of the documents this run converts."""
-        import ray.data
-
-        hashed = ray.data.from_items([pack(PageJob(doc)) for doc in docs]).map(hash_doc)
+        """Stage 1: survey on the nodes, admit here; the page jobs of the documents this run converts."""
+        surveyed: dict[str, list[PageJob]] = {}
+        rows = _in_blocks([PageJob(doc) for doc in docs], SURVEY_DOCS)
+        for job in iter_jobs(rows.map_batches(survey_batch, fn_args=(self.settings, self.pages_spec),
+                                              batch_size=SURVEY_DOCS).iter_rows()):  # fmt: skip
+            surveyed.setdefault(job.doc.key, []).append(job)
         jobs = []
-        for job in iter_jobs(hashed.iter_rows()):
-            if job.doc_error:
-                self.writer.bad_input(job.doc, None, job.doc_error)
+        for doc in docs:
+            pages = sorted(surveyed[doc.key], key=lambda job: job.index)
+            first = pages[0]
+            if first.sha256 is None:
+                self.writer.bad_input(doc, None, first.doc_error or "")
                 continue
-            assert job.sha256 is not None
-            claim = admit(self.ledger, job.doc, job.sha256, self.summary, self._refuse)
-            if claim is not None:
-                self.open_docs[job.doc.key] = DocState(job.doc, job.sha256, claim, time.perf_counter(), indices=[])
-                jobs.append(job)
+            claim = admit(self.ledger, doc, first.sha256, self.summary, self._refuse)
+            if claim is None:
+                continue
+            indices = [job.index for job in pages if job.index >= 0]
+            state = self.open_docs[doc.key] = DocState(doc, first.sha256, claim, time.perf_counter(), indices)
+            if first.doc_error:
+                self.writer.bad_input(doc, first.sha256, first.doc_error, empty=first.empty)
+                close_doc(self.open_docs, state)
+            elif not indices:  # no pages to convert
+                self._finish(state)
+            else:
+                jobs += pages
         return jobs
 
     def _refuse(self, line: str) -> None:
@@ -183,26 +204,20 @@ class RayConverter:
             num_cpus=cpus,
         )
 
-    def _pass(self, dataset: Any) -> list[PageJob]:
-        """Stages 2-4 over one dataset of jobs; the jobs that need another pass."""
+    def _pass(self, jobs: list[PageJob]) -> list[PageJob]:
+        """Stages 2-4 over page jobs (a document's pages consecutive); the jobs that need another pass."""
         # tasks: one whose worker died is run again (Ray's max_retries)
-        rendered = dataset.map_batches(render_batch, fn_args=(self.config,), batch_size=RENDER_CHUNK)
+        rendered = _in_blocks(jobs, RENDER_CHUNK).map_batches(render_batch, fn_args=(self.config,),
+                                                              batch_size=RENDER_CHUNK)  # fmt: skip
         again: list[PageJob] = []
         for job in iter_jobs(self._infer(rendered).iter_rows()):
             again += self._take(job)
         return again
 
     def _wave(self, docs: list[InputDoc]) -> None:
-        import ray.data
-
         jobs = self._admit(docs)
-        # a block per document: its pages are rendered in chunks across the workers, and replies come back to the
-        # driver a task (a few chunks) at a time, not a wave at a time
-        listed = ray.data.from_items([pack(job) for job in jobs], override_num_blocks=max(1, len(jobs)))
-        dataset = listed.flat_map(list_doc, fn_args=(self.settings, self.pages_spec))
         while jobs:
-            jobs = self._pass(dataset)
-            dataset = ray.data.from_items([pack(job) for job in jobs])
+            jobs = self._pass(jobs)
 
     # -- the driver's part of each page: the verdict, the next attempt, settling and writing
 
@@ -211,13 +226,6 @@ class RayConverter:
         if job.unavailable:
             raise EngineUnavailableError(job.unavailable)
         state = self.open_docs[job.doc.key]
-        if job.doc_error:
-            self.writer.bad_input(job.doc, state.sha256, job.doc_error, empty=job.empty)
-            close_doc(self.open_docs, state)
-            return []
-        if job.index < 0:  # no pages to convert
-            self._finish(state)
-            return []
         page = state.pages.get(job.index)
         if page is None:
             page = state.pages[job.index] = PageState(job.index, None, job.text_layer, doc=state)
@@ -228,25 +236,25 @@ class RayConverter:
         if job.reply is None:  # not rendered (a re-render that fails keeps the verdicts it had)
             if first:
                 page.outcomes.append(Outcome(Reason.NOT_RENDERED, job.chunk_error or job.page_error or ""))
-            self._settle(page, None, job.num_pages)
+            self._settle(page, None)
             return []
         step, parsed = self.policy.take_reply(page, job.reply)
         if step is Step.SETTLE:
-            self._settle(page, parsed, job.num_pages)
+            self._settle(page, parsed)
             return []
         request = self.policy.request(page)  # without its image: the render stage makes it (turned, for TURN)
         return [replace(job, rotation=page.rotation, image_url=None, request=request, reply=None)]
 
-    def _settle(self, page: PageState, parsed: Any, num_pages: int) -> None:
+    def _settle(self, page: PageState, parsed: Any) -> None:
         page.settle(parsed)
         state = page.doc
         state.settled += 1
         self.on_page(1, int(parsed is None))
-        if state.settled == num_pages:
+        assert state.indices is not None
+        if state.settled == len(state.indices):
             self._finish(state)
 
     def _finish(self, state: DocState) -> None:
-        state.indices = sorted(state.pages)
         self.writer.finish(state)
         close_doc(self.open_docs, state)
 

@@ -1,6 +1,8 @@
 """What `convert --ray` runs on Ray's workers: hashing, listing and rendering on CPU, and the inference stage.
 
-Every row is one pickled `PageJob` in the column `job` (one schema for every stage, whatever a page carries).
+Every row is a pickled list of `PageJob`s in the column `job` (one schema for every stage, whatever a page
+carries): a page a row where a stage's batch size counts pages (into rendering, into inference), a whole batch a
+row where the jobs go back to the driver (from the survey, from inference), so the driver gets a block a batch.
 The stages are plain functions and classes (no `import ray` here): Ray Data calls them, and they call the same
 code as the local path (`docvl.infer.render`, `PagePolicy.request`, the engines of `docvl.infer.factory`).
 Inference is one of: `EngineStage` (an actor with an engine: OpenAI-compatible servers, load-balanced, or the
@@ -41,7 +43,6 @@ class PageJob:
 
     doc: InputDoc
     index: int = -1
-    num_pages: int = 0
     sha256: str | None = None
     rotation: int = 0
     request: PageRequest | None = None
@@ -55,20 +56,22 @@ class PageJob:
     unavailable: str | None = None  # the server cannot be reached: the run stops
 
 
-def pack(job: PageJob) -> Row:
-    return {"job": pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)}
+def pack(jobs: list[PageJob]) -> Row:
+    return {"job": pickle.dumps(jobs, protocol=pickle.HIGHEST_PROTOCOL)}
 
 
-def unpack(row: Row) -> PageJob:
+def unpack(row: Row) -> list[PageJob]:
     return pickle.loads(row["job"])
 
 
 def _rows(batch: Batch) -> list[PageJob]:
-    return [pickle.loads(blob) for blob in batch["job"]]
+    return [job for blob in batch["job"] for job in pickle.loads(blob)]
 
 
-def _batch(jobs: list[PageJob]) -> Batch:
-    return {"job": [pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL) for job in jobs]}
+def _batch(jobs: list[PageJob], *, one_row: bool = False) -> Batch:
+    """`jobs` a row each, or all in `one_row`."""
+    groups = [jobs] if one_row else [[job] for job in jobs]
+    return {"job": [pickle.dumps(group, protocol=pickle.HIGHEST_PROTOCOL) for group in groups]}
 
 
 def _message(exc: BaseException) -> str:
@@ -78,28 +81,26 @@ def _message(exc: BaseException) -> str:
 # -- CPU stages
 
 
-def hash_doc(row: Row) -> Row:
-    """A document's content hash (where it lives: a node reads it, not the driver); None when it is unreadable."""
+def survey_batch(batch: Batch, settings: RenderSettings, pages: str | None) -> Batch:
+    """Each document's content hash and page jobs, read where the document lives (a node, not the driver): one
+    job per page to convert, or one job (`index` -1) saying why there is none (unreadable: no hash; cannot be
+    opened, or empty). The driver admits a document by its hash before any of its pages is rendered."""
     from docvl.io import sha256_file
 
-    job = unpack(row)
-    try:
-        job.sha256 = sha256_file(job.doc.path)
-    except OSError as exc:
-        job.doc_error = f"cannot read file: {exc.strerror}"
-    return pack(job)
-
-
-def list_doc(row: Row, settings: RenderSettings, pages: str | None) -> list[Row]:
-    """A document's page jobs, or one job saying why it has none (unreadable, empty)."""
-    job = unpack(row)
-    try:
-        indices = list_pages(job.doc, settings, pages)
-    except Exception as exc:  # any failure to open one input is that input's failure
-        return [pack(replace(job, doc_error=_message(exc), empty=isinstance(exc, PdfEmptyError)))]
-    if not indices:
-        return [pack(job)]
-    return [pack(replace(job, index=index, num_pages=len(indices))) for index in indices]
+    jobs: list[PageJob] = []
+    for job in _rows(batch):
+        try:
+            job.sha256 = sha256_file(job.doc.path)
+        except OSError as exc:
+            jobs.append(replace(job, doc_error=f"cannot read file: {exc.strerror}"))
+            continue
+        try:
+            indices = list_pages(job.doc, settings, pages)
+        except Exception as exc:  # any failure to open one input is that input's failure
+            jobs.append(replace(job, doc_error=_message(exc), empty=isinstance(exc, PdfEmptyError)))
+            continue
+        jobs += [replace(job, index=index) for index in indices] or [job]
+    return _batch(jobs, one_row=True)
 
 
 def render_batch(batch: Batch, config: DocvlConfig) -> Batch:
@@ -210,7 +211,7 @@ class EngineStage:
             except Exception as exc:  # one failed attempt, as in the local path
                 job.reply = Reply(error=_message(exc))
             drop_image(job)
-        return _batch(jobs)
+        return _batch(jobs, one_row=True)
 
     def __del__(self) -> None:
         engine = getattr(self, "engine", None)
@@ -283,7 +284,7 @@ def vllm_preprocess(row: Row) -> Row:
     sampling parameters of this attempt. A job with nothing to ask gets max_tokens 1, and its reply is ignored."""
     from docvl.infer.types import chat_messages
 
-    job = unpack(row)
+    (job,) = unpack(row)
     request = job.request if job.request is not None and job.image_url else None
     messages = chat_messages(request) if request else [{"role": "user", "content": "-"}]
     sampling = {"temperature": request.temperature, "max_tokens": request.max_tokens} if request else {"max_tokens": 1}
@@ -293,7 +294,7 @@ def vllm_preprocess(row: Row) -> Row:
 def vllm_postprocess(row: Row) -> Row:
     """The processor's output as the job's reply. vLLM's processor gives no finish reason: a reply that used
     every token it was allowed stopped at the limit (`length`), any other stopped by itself (`stop`)."""
-    job = unpack(row)
+    (job,) = unpack(row)
     if job.request is not None and job.image_url:
         generated = int(row.get("num_generated_tokens") or 0)
         job.reply = Reply(
@@ -303,9 +304,9 @@ def vllm_postprocess(row: Row) -> Row:
             completion_tokens=generated,
         )
     drop_image(job)
-    return pack(job)
+    return pack([job])
 
 
 def iter_jobs(rows: Iterator[Row]) -> Iterator[PageJob]:
     for row in rows:
-        yield unpack(row)
+        yield from unpack(row)
