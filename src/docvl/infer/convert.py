@@ -68,7 +68,8 @@ def _plain(text_layer: str) -> str:
     return text_layer.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def _message(exc: BaseException) -> str:
+def failure_message(exc: BaseException) -> str:
+    """An exception as the one-line reason a page or document records (a docvl error's own message)."""
     return exc.message if isinstance(exc, DocvlError) else f"{exc.__class__.__name__}: {exc}"
 
 
@@ -448,7 +449,9 @@ class Converter:
         try:
             indices = event.future.result()
         except Exception as exc:  # any failure to open one input is that input's failure
-            self._bad_input(state.doc, state.sha256, _message(exc), empty=isinstance(exc, PdfEmptyError), state=state)
+            self._bad_input(
+                state.doc, state.sha256, failure_message(exc), empty=isinstance(exc, PdfEmptyError), state=state
+            )
             return
         state.indices = indices
         if indices:
@@ -462,8 +465,8 @@ class Converter:
             rendered = event.future.result()
             state.rendered_any = True
         except Exception as exc:  # the document failed between chunks: its pages here cannot be asked
-            state.render_error = state.render_error or _message(exc)
-            rendered = [RenderedPage(index, None, "", _message(exc)) for index in event.indices]
+            state.render_error = state.render_error or failure_message(exc)
+            rendered = [RenderedPage(index, None, "", failure_message(exc)) for index in event.indices]
         for item in rendered:
             page = PageState(item.index, item.image_url, item.text, doc=state)
             state.pages[item.index] = page
@@ -489,7 +492,7 @@ class Converter:
         exc = event.future.exception()
         if isinstance(exc, EngineUnavailableError):
             raise exc
-        reply = event.future.result() if exc is None else Reply(error=_message(exc))
+        reply = event.future.result() if exc is None else Reply(error=failure_message(exc))
         step, parsed = self.policy.take_reply(page, reply)
         if step is Step.TURN:
             self._rerender(page)

@@ -20,8 +20,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docvl.errors import DocvlError, PdfEmptyError
-from docvl.infer.convert import PageDialog, PagePolicy
+from docvl.errors import PdfEmptyError
+from docvl.infer.convert import PageDialog, PagePolicy, failure_message
 from docvl.infer.inputs import InputDoc
 from docvl.infer.render import list_pages, render_pages
 from docvl.infer.types import Engine, EngineUnavailableError, PageRequest, Reply
@@ -74,10 +74,6 @@ def _batch(jobs: list[PageJob], *, one_row: bool = False) -> Batch:
     return {"job": [pickle.dumps(group, protocol=pickle.HIGHEST_PROTOCOL) for group in groups]}
 
 
-def _message(exc: BaseException) -> str:
-    return exc.message if isinstance(exc, DocvlError) else f"{exc.__class__.__name__}: {exc}"
-
-
 # -- CPU stages
 
 
@@ -97,7 +93,7 @@ def survey_batch(batch: Batch, settings: RenderSettings, pages: str | None) -> B
         try:
             indices = list_pages(job.doc, settings, pages)
         except Exception as exc:  # any failure to open one input is that input's failure
-            jobs.append(replace(job, doc_error=_message(exc), empty=isinstance(exc, PdfEmptyError)))
+            jobs.append(replace(job, doc_error=failure_message(exc), empty=isinstance(exc, PdfEmptyError)))
             continue
         jobs += [replace(job, index=index) for index in indices] or [job]
     return _batch(jobs, one_row=True)
@@ -115,7 +111,7 @@ def render_batch(batch: Batch, config: DocvlConfig) -> Batch:
             rendered = render_pages(chunk[0].doc, settings, [job.index for job in chunk], rotation)
         except Exception as exc:  # the document failed while rendering: these pages cannot be asked
             for job in chunk:
-                job.chunk_error = _message(exc)
+                job.chunk_error = failure_message(exc)
             continue
         for job, page in zip(chunk, rendered, strict=True):
             job.image_url, job.page_error = page.image_url, page.error
@@ -209,7 +205,7 @@ class EngineStage:
             except EngineUnavailableError as exc:
                 job.unavailable = exc.message
             except Exception as exc:  # one failed attempt, as in the local path
-                job.reply = Reply(error=_message(exc))
+                job.reply = Reply(error=failure_message(exc))
             drop_image(job)
         return _batch(jobs, one_row=True)
 
