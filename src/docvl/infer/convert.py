@@ -173,6 +173,12 @@ class DocState:
     render_error: str | None = None  # the first chunk that could not be rendered at all
     rendered_any: bool = False
 
+    def settle(self, page: PageState, parsed: Page | None) -> bool:
+        """Settle one of its pages (the accepted page, or the text-layer fallback); whether it was the last."""
+        page.settle(parsed)
+        self.settled += 1
+        return self.indices is not None and self.settled == len(self.indices)
+
 
 @dataclass(frozen=True)
 class PagesListed:
@@ -506,13 +512,11 @@ class Converter:
     def _settle(self, page: PageState, parsed: Page | None) -> None:
         """Record a page's outcome (accepted, or the text-layer fallback), give its window place back, and
         finish its document when it is the last."""
-        page.settle(parsed)
+        last = page.doc.settle(page, parsed)
         self.held -= 1
-        state = page.doc
-        state.settled += 1
         self.on_page(1, int(parsed is None))
-        if state.indices is not None and state.settled == len(state.indices):
-            self._finish_doc(state)
+        if last:
+            self._finish_doc(page.doc)
 
     def _finish_doc(self, state: DocState) -> None:
         self.writer.finish(state)

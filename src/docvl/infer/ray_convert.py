@@ -246,13 +246,10 @@ class RayConverter:
         return [replace(job, rotation=page.rotation, image_url=None, request=request, reply=None)]
 
     def _settle(self, page: PageState, parsed: Any) -> None:
-        page.settle(parsed)
-        state = page.doc
-        state.settled += 1
+        last = page.doc.settle(page, parsed)
         self.on_page(1, int(parsed is None))
-        assert state.indices is not None
-        if state.settled == len(state.indices):
-            self._finish(state)
+        if last:
+            self._finish(page.doc)
 
     def _finish(self, state: DocState) -> None:
         self.writer.finish(state)
