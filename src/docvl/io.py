@@ -130,7 +130,7 @@ def is_remote(path: str | Path) -> bool:
 
 def local_path(path: str) -> str:
     """A `file://` URL as the local path it names; anything else as it is."""
-    return path.removeprefix("file://") if path.startswith("file://") else path
+    return path.removeprefix("file://")
 
 
 def _open_binary(path: str | Path) -> Any:
