@@ -36,8 +36,8 @@ from docvl.runconfig import resolve_run_config
 REGION_ROWS, REGION_COLUMNS = 2, 4
 
 
-def image_features(model, item: dict, point: str) -> torch.Tensor:
-    """The top-left region's features of one rendered page at `point`: flattened, or summed for the bag."""
+def corner(model, item: dict, point: str) -> torch.Tensor:
+    """The top-left region of one rendered page at `point` (patch or tokens): rows x columns x features."""
     visual = model.model.visual
     pixels, grid = item["pixel_values"], item["image_grid_thw"]
     with torch.no_grad():
@@ -48,8 +48,7 @@ def image_features(model, item: dict, point: str) -> torch.Tensor:
             out = visual(pixels, grid_thw=grid)
             features = getattr(out, "pooler_output", out)
     _, rows, columns = (int(n) // 2 for n in grid[0].tolist())
-    region = features.view(rows, columns, -1)[:REGION_ROWS, :REGION_COLUMNS]
-    return region.sum((0, 1)) if point == "tokens_bag" else region.reshape(-1)
+    return features.view(rows, columns, -1)[:REGION_ROWS, :REGION_COLUMNS]
 
 
 def first_words(checkpoint: Path, pages: Path, split: str, processor) -> tuple[list[dict], list[str]]:
@@ -118,10 +117,14 @@ def main() -> None:
         "words": len(vocabulary),
         "majority": max((test_y == c).float().mean().item() for c in range(len(vocabulary))),
     }
-    for point in ("patch", "tokens", "tokens_bag"):
-        train = torch.stack([image_features(model, item, point) for item in train_items])
-        test = torch.stack([image_features(model, test_items[i], point) for i in kept])
-        result[f"probe_{point}"] = round(probe(train, train_y, test, test_y, len(vocabulary)), 3)
+    for point in ("patch", "tokens"):
+        train = torch.stack([corner(model, item, point) for item in train_items])
+        test = torch.stack([corner(model, test_items[i], point) for i in kept])
+        features = {point: lambda regions: regions.flatten(1)}
+        if point == "tokens":
+            features["tokens_bag"] = lambda regions: regions.sum((1, 2))
+        for name, view in features.items():
+            result[f"probe_{name}"] = round(probe(view(train), train_y, view(test), test_y, len(vocabulary)), 3)
     result["majority"] = round(result["majority"], 3)
     tested = [test_items[i] for i in kept]
     shown = {
