@@ -6,20 +6,21 @@ other clients writing to the same output folder. Stages (`docvl.infer.ray_stages
 
 1. hash each document and list its pages (on the nodes, a few documents per task), then the driver admits each
    through the same `Ledger` as the local path (done-set, claims, take-over of a dead worker's documents);
-2. render the admitted documents' pages on CPU workers (a task per chunk of consecutive pages, as locally);
-3. inference: actors with an engine (OpenAI-compatible servers, load-balanced; or transformers on CPU), or
-   Ray Data's vLLM processor with one engine per GPU;
-4. the driver judges every reply with the one `PagePolicy` and writes each document with the one
+2. render the admitted documents' pages (in chunks of consecutive pages, as locally) and ask: actors that render
+   a batch and send each chunk as soon as it is rendered to their engine (OpenAI-compatible servers,
+   load-balanced; or transformers on CPU), or render tasks feeding Ray Data's vLLM processor (an engine per GPU);
+3. the driver judges every reply with the one `PagePolicy` and writes each document with the one
    `DocumentWriter` as soon as its last page settles.
 
 A page whose reply is not accepted goes round again (its next temperature, or rendered turned): the pages still
 open after a pass over the dataset form the next, smaller, dataset. Documents go in waves of `WAVE_DOCS`, so
 the claims held and the pages waiting in the driver stay bounded however many documents there are.
 
-Ray's cost is per task (scheduling, a worker's round trip, the driver's bookkeeping): a task surveys
-`SURVEY_DOCS` documents, and renders a chunk of consecutive pages handed to it as one block. What a task returns
-goes row by row (`PAGE_BLOCK_BYTES`), so each reply reaches the driver as soon as its inference batch is answered,
-and the driver writes each document as soon as its last page settles.
+Ray's cost is per task and per object (scheduling, a worker's round trip, the object store, the driver's
+bookkeeping): a task surveys `SURVEY_DOCS` documents; rendering and asking in one actor keeps each page's image
+(hundreds of KB) in the process that made it, and a batch's replies go back to the driver as one row. Rows the
+vLLM processor gives go back one by one (`PAGE_BLOCK_BYTES`), so the driver writes each document as soon as its
+last page settles.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ from docvl.infer.convert import (
 from docvl.infer.inputs import InputDoc
 from docvl.infer.ray_stages import (
     EngineSpec,
-    EngineStage,
     PageJob,
+    RenderAskStage,
     iter_jobs,
     open_stage_engine,
     pack,
@@ -71,7 +72,7 @@ from docvl.results import results_name
 from docvl.system import usable_cpus
 
 WAVE_DOCS = 512
-PAGE_BLOCK_BYTES = 1  # the largest block a task returns: every row its own block (see ray_session)
+PAGE_BLOCK_BYTES = 1  # the largest block a stage returns: every row its own block (see ray_session)
 SURVEY_DOCS = 16  # documents hashed and listed per task
 CPUS_PER_CPU_ENGINE = 4  # transformers actors on CPU: one per this many of the cluster's CPUs (at least one)
 
@@ -96,8 +97,8 @@ def ray_session(address: str | None) -> Iterator[None]:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    # without this, the rows a task returns stay in one block until the task ends (an actor's task is a whole
-    # bundle of pages), so replies would reach the driver, which writes documents, long after they came
+    # without this, the rows a task returns stay in one block until the task ends (a task of the vLLM processor
+    # is a whole batch of pages), so replies would reach the driver, which writes documents, long after they came
     context.target_max_block_size = PAGE_BLOCK_BYTES
     try:
         yield
@@ -172,14 +173,22 @@ class RayConverter:
     def _refuse(self, line: str) -> None:
         refuse(self.summary, self.report, line)
 
-    def _infer(self, dataset: Any) -> Any:
-        """Stage 3 on a dataset of page jobs with their requests: servers, or the checkpoint by `serve.backend`
+    def _pass(self, jobs: list[PageJob]) -> list[PageJob]:
+        """Stages 2-4 over page jobs (a document's pages consecutive); the jobs that need another pass."""
+        again: list[PageJob] = []
+        for job in iter_jobs(self._render_and_ask(jobs).iter_rows()):
+            again += self._take(job)
+        return again
+
+    def _render_and_ask(self, jobs: list[PageJob]) -> Any:
+        """Stages 2 and 3 as a dataset of answered page jobs: with servers, or the checkpoint by `serve.backend`
         (`auto`: vLLM when the cluster has GPUs, else transformers on CPU actors)."""
         import ray
         import ray.data
 
         spec, opts = self.engine, self.config.convert
         gpus = int(ray.cluster_resources().get("GPU", 0))
+        cpus = int(ray.cluster_resources().get("CPU", 1))
         backend = self.config.serve.backend if self.config.serve.backend != "auto" else "vllm" if gpus else "cpu"
         if not spec.servers and backend == "vllm":
             from ray.data.llm import build_llm_processor, vLLMEngineProcessorConfig
@@ -190,29 +199,23 @@ class RayConverter:
             processor = build_llm_processor(
                 vLLMEngineProcessorConfig(**kwargs), preprocess=vllm_preprocess, postprocess=vllm_postprocess
             )
-            return processor(dataset)
-        if spec.servers:  # waiting on the network: no CPU of its own, one actor per server
-            actors, cpus = len(spec.servers), 0
-        else:
-            actors, cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // CPUS_PER_CPU_ENGINE), 1
+            # render tasks (one whose worker died is run again: Ray's max_retries), a page a row for the processor
+            rendered = _in_blocks(jobs, RENDER_CHUNK).map_batches(render_batch, fn_args=(self.config,),
+                                                                  batch_size=RENDER_CHUNK)  # fmt: skip
+            return processor(rendered)
+        # actors that render and ask: with servers one per CPU (rendering is their work, replies come over the
+        # network), at most `convert.concurrency` pages in flight between them; the transformers engine on CPU
+        # needs several CPUs of its own per actor
+        actors = min(cpus if spec.servers else max(1, cpus // CPUS_PER_CPU_ENGINE), opts.concurrency)
+        batch = opts.concurrency // actors
         # Ray Data restarts an actor whose process died and retries its batches (max_restarts, max_task_retries -1)
-        return dataset.map_batches(
-            EngineStage,
+        return _in_blocks(jobs, batch).map_batches(
+            RenderAskStage,
             fn_constructor_args=(spec, self.config),
-            batch_size=opts.concurrency,
+            batch_size=batch,
             compute=ray.data.ActorPoolStrategy(size=actors),
-            num_cpus=cpus,
+            num_cpus=1,
         )
-
-    def _pass(self, jobs: list[PageJob]) -> list[PageJob]:
-        """Stages 2-4 over page jobs (a document's pages consecutive); the jobs that need another pass."""
-        # tasks: one whose worker died is run again (Ray's max_retries)
-        rendered = _in_blocks(jobs, RENDER_CHUNK).map_batches(render_batch, fn_args=(self.config,),
-                                                              batch_size=RENDER_CHUNK)  # fmt: skip
-        again: list[PageJob] = []
-        for job in iter_jobs(self._infer(rendered).iter_rows()):
-            again += self._take(job)
-        return again
 
     def _wave(self, docs: list[InputDoc]) -> None:
         jobs = self._admit(docs)

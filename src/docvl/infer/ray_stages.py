@@ -1,13 +1,13 @@
-"""What `convert --ray` runs on Ray's workers: hashing, listing and rendering on CPU, and the inference stage.
+"""What `convert --ray` runs on Ray's workers: hashing and listing on CPU, then rendering and inference.
 
 Every row is a pickled list of `PageJob`s in the column `job` (one schema for every stage, whatever a page
-carries): a page a row where a stage's batch size counts pages (into rendering, into inference), a whole batch a
-row where the jobs go back to the driver (from the survey, from inference), so the driver gets a block a batch.
+carries): a page a row where a stage's batch size counts pages, a whole batch a row where the jobs go back to the
+driver (from the survey, from inference), so the driver gets a block a batch.
 The stages are plain functions and classes (no `import ray` here): Ray Data calls them, and they call the same
 code as the local path (`docvl.infer.render`, `PagePolicy.request`, the engines of `docvl.infer.factory`).
-Inference is one of: `EngineStage` (an actor with an engine: OpenAI-compatible servers, load-balanced, or the
-transformers engine on CPU), or Ray Data's vLLM processor (`vllm_processor_kwargs`, one engine per GPU).
-"""
+Rendering and inference are one of: `RenderAskStage` (an actor that renders its pages and asks its engine:
+OpenAI-compatible servers, load-balanced, or the transformers engine on CPU), or render tasks feeding Ray Data's
+vLLM processor (`vllm_processor_kwargs`, one engine per GPU)."""
 
 from __future__ import annotations
 
@@ -99,31 +99,41 @@ def survey_batch(batch: Batch, settings: RenderSettings, pages: str | None) -> B
     return _batch(jobs, one_row=True)
 
 
-def render_batch(batch: Batch, config: DocvlConfig) -> Batch:
-    """Render the pages of a batch that have no image yet (consecutive pages of a document as one chunk, as the
-    local path does) and build a first attempt's request with the one `PagePolicy`."""
+def _render_chunks(jobs: list[PageJob], config: DocvlConfig) -> Iterator[list[PageJob]]:
+    """The jobs of a batch in order, a chunk at a time as it is rendered: the pages that have no image yet are
+    rendered (consecutive pages of a document as one chunk, as the local path does), and each page with an image
+    gets a first attempt's request from the one `PagePolicy` (a later attempt's, its image)."""
     settings, policy = RenderSettings.from_config(config), PagePolicy(config)
-    jobs = _rows(batch)
-    todo = [job for job in jobs if job.index >= 0 and job.image_url is None]
-    for (_, rotation), group in groupby(todo, key=lambda job: (job.doc.key, job.rotation)):
+    for (_, rotation, todo), group in groupby(jobs, key=lambda job: (job.doc.key, job.rotation, _needs_image(job))):
         chunk = list(group)
-        try:
-            rendered = render_pages(chunk[0].doc, settings, [job.index for job in chunk], rotation)
-        except Exception as exc:  # the document failed while rendering: these pages cannot be asked
-            for job in chunk:
-                job.chunk_error = failure_message(exc)
-            continue
-        for job, page in zip(chunk, rendered, strict=True):
-            job.image_url, job.page_error = page.image_url, page.error
-            job.text_layer = job.text_layer or page.text
-    for job in jobs:
-        if job.image_url is None:
-            continue
-        if job.request is None:
-            job.request = policy.request(PageDialog(job.index, job.image_url, job.text_layer))
-        elif not job.request.image_url:
-            job.request = replace(job.request, image_url=job.image_url)
-    return _batch(jobs)
+        if todo:
+            try:
+                rendered = render_pages(chunk[0].doc, settings, [job.index for job in chunk], rotation)
+            except Exception as exc:  # the document failed while rendering: these pages cannot be asked
+                for job in chunk:
+                    job.chunk_error = failure_message(exc)
+            else:
+                for job, page in zip(chunk, rendered, strict=True):
+                    job.image_url, job.page_error = page.image_url, page.error
+                    job.text_layer = job.text_layer or page.text
+        for job in chunk:
+            if job.image_url is None:
+                continue
+            if job.request is None:
+                job.request = policy.request(PageDialog(job.index, job.image_url, job.text_layer))
+            elif not job.request.image_url:
+                job.request = replace(job.request, image_url=job.image_url)
+        yield chunk
+
+
+def _needs_image(job: PageJob) -> bool:
+    return job.index >= 0 and job.image_url is None
+
+
+def render_batch(batch: Batch, config: DocvlConfig) -> Batch:
+    """The render stage before Ray Data's vLLM processor: a batch's pages rendered, a row each (the processor's
+    unit)."""
+    return _batch([job for chunk in _render_chunks(_rows(batch), config) for job in chunk])
 
 
 # -- inference
@@ -189,16 +199,22 @@ def drop_image(job: PageJob) -> None:
         job.request = replace(job.request, image_url="")
 
 
-class EngineStage:
-    """An inference actor: every page of a batch with a request is sent at once (up to the engine's concurrency);
-    a reply that did not come is an attempt that failed, an unreachable server stops the run."""
+class RenderAskStage:
+    """An actor that renders and asks: each chunk of a batch is sent to the engine (OpenAI-compatible servers,
+    load-balanced, or the transformers engine on CPU) as soon as it is rendered, so rendering the next overlaps
+    the replies to the last, and a page's image never leaves the process that made it. A reply that did not come
+    is an attempt that failed; an unreachable server stops the run."""
 
     def __init__(self, spec: EngineSpec, config: DocvlConfig):
+        self.config = config
         self.engine = open_stage_engine(spec, config)
 
     def __call__(self, batch: Batch) -> Batch:
-        jobs = _rows(batch)
-        asked = [(job, self.engine.submit(job.request)) for job in jobs if job.request is not None and job.image_url]
+        jobs: list[PageJob] = []
+        asked: list[tuple[PageJob, Future[Reply]]] = []
+        for chunk in _render_chunks(_rows(batch), self.config):
+            jobs += chunk
+            asked += [(job, self.engine.submit(job.request)) for job in chunk if job.request and job.image_url]
         for job, future in asked:
             try:
                 job.reply = future.result()
