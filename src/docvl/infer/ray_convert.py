@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from itertools import groupby, islice
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ from docvl.infer.ray_stages import (
     pack,
     render_batch,
     survey_batch,
+    unpack,
     vllm_postprocess,
     vllm_preprocess,
     vllm_processor_kwargs,
@@ -142,17 +144,21 @@ class RayConverter:
 
     # -- stages
 
-    def _admit(self, docs: list[InputDoc]) -> list[PageJob]:
-        """Stage 1: survey on the nodes, admit here; the page jobs of the documents this run converts."""
-        surveyed: dict[str, list[PageJob]] = {}
+    def _surveyed(self, docs: list[InputDoc]) -> Iterator[list[PageJob]]:
+        """Stage 1 on the nodes, one Ray Data run for all of `docs`: each document's page jobs, its hash on each
+        (see `survey_batch`), as they come. The driver takes them a wave at a time; while a wave converts, Ray Data
+        surveys ahead (as far as its backpressure lets it), so a wave does not wait for a survey to start."""
         rows = _in_blocks([PageJob(doc) for doc in docs], SURVEY_DOCS)
-        for job in iter_jobs(rows.map_batches(survey_batch, fn_args=(self.settings, self.pages_spec),
-                                              batch_size=SURVEY_DOCS).iter_rows()):  # fmt: skip
-            surveyed.setdefault(job.doc.key, []).append(job)
+        for row in rows.map_batches(survey_batch, fn_args=(self.settings, self.pages_spec),
+                                    batch_size=SURVEY_DOCS).iter_rows():  # fmt: skip
+            for _, pages in groupby(unpack(row), key=lambda job: job.doc.key):  # a batch holds whole documents
+                yield sorted(pages, key=lambda job: job.index)
+
+    def _admit(self, surveyed: list[list[PageJob]]) -> list[PageJob]:
+        """Stage 1 here: admit surveyed documents through the ledger; the page jobs of those this run converts."""
         jobs = []
-        for doc in docs:
-            pages = sorted(surveyed[doc.key], key=lambda job: job.index)
-            first = pages[0]
+        for pages in surveyed:
+            first, doc = pages[0], pages[0].doc
             if first.sha256 is None:
                 self.writer.bad_input(doc, None, first.doc_error or "")
                 continue
@@ -217,8 +223,8 @@ class RayConverter:
             num_cpus=1,
         )
 
-    def _wave(self, docs: list[InputDoc]) -> None:
-        jobs = self._admit(docs)
+    def _wave(self, surveyed: list[list[PageJob]]) -> None:
+        jobs = self._admit(surveyed)
         while jobs:
             jobs = self._pass(jobs)
 
@@ -263,8 +269,9 @@ class RayConverter:
         with conversion_run(self.out, self.config, self.summary, self.open_docs) as self.ledger:
             pending = list(docs)
             while True:
-                for first in range(0, len(pending), WAVE_DOCS):
-                    self._wave(pending[first : first + WAVE_DOCS])
+                surveyed = self._surveyed(pending)
+                while wave := list(islice(surveyed, WAVE_DOCS)):
+                    self._wave(wave)
                 if not self.ledger.held:
                     break
                 time.sleep(CLAIM_POLL_S)  # documents other workers hold: finished by them, or taken over
