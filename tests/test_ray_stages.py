@@ -1,5 +1,6 @@
-"""The parts of `convert --ray` that need no Ray: the vLLM processor's arguments (derived from the checkpoint as
-`serve` derives them), its pre/post-processing, and `--ray` without an address on the command line."""
+"""The parts of `convert --ray` that need no Ray: the render stage before the vLLM processor, the processor's
+arguments (derived from the checkpoint as `serve` derives them), its pre/post-processing, and `--ray` without an
+address on the command line."""
 
 from __future__ import annotations
 
@@ -8,8 +9,17 @@ from pathlib import Path
 
 from docvl.cli import ray_without_address
 from docvl.config import load_config
+from docvl.infer.encode import decode_data_url
 from docvl.infer.inputs import InputDoc
-from docvl.infer.ray_stages import PageJob, pack, unpack, vllm_postprocess, vllm_preprocess, vllm_processor_kwargs
+from docvl.infer.ray_stages import (
+    PageJob,
+    pack,
+    render_batch,
+    unpack,
+    vllm_postprocess,
+    vllm_preprocess,
+    vllm_processor_kwargs,
+)
 from docvl.infer.request import request_for
 from docvl.infer.types import chat_messages
 from docvl.infer.vllm_cmd import build_vllm_command, max_model_len
@@ -81,3 +91,26 @@ def test_ray_without_an_address_is_a_local_ray() -> None:
     assert ray_without_address(["convert", "in", "--ray"]) == ["convert", "in", "--ray=local"]
     assert ray_without_address(["convert", "in", "--ray", "--json"]) == ["convert", "in", "--ray=local", "--json"]
     assert ray_without_address(["convert", "in", "--ray", "head:6379"]) == ["convert", "in", "--ray", "head:6379"]
+
+
+def test_render_stage_gives_the_processor_a_page_a_row_each_asked_as_the_local_path_asks(fixtures_dir: Path) -> None:
+    """Pages of a document rendered as a chunk, a turned page rendered turned, a page asked again given its image,
+    and a document that cannot be rendered: every job comes back, a row each, in order."""
+    config = load_config(None, ["data.target_longest_image_dim=64"])
+    doc = InputDoc(str(fixtures_dir / "pdfs" / "lots_of_sci_tables.pdf"), "tables.pdf", "pdf")
+    again = request_for("", config, temperature=0.3)
+    broken = InputDoc(str(fixtures_dir / "README.md"), "broken.pdf", "pdf")
+    jobs = [PageJob(doc, index=0), PageJob(doc, index=1), PageJob(doc, index=2, request=again),
+            PageJob(doc, index=3, rotation=90), PageJob(broken, index=0)]  # fmt: skip
+    batch = render_batch({"job": [pickle.dumps([job]) for job in jobs]}, config)
+    rows = [unpack({"job": blob}) for blob in batch["job"]]
+    assert [len(row) for row in rows] == [1] * 5
+    out = [row[0] for row in rows]
+    assert [(job.doc.relpath, job.index) for job in out] == [(job.doc.relpath, job.index) for job in jobs]
+    for job in out[:4]:
+        assert job.request is not None and job.request.image_url == job.image_url and job.text_layer
+    first = config.convert.temperatures[0]
+    assert out[0].request.temperature == first != 0.3 and out[2].request.temperature == 0.3  # first attempt; asked
+    upright, turned = decode_data_url(out[1].image_url), decode_data_url(out[3].image_url)
+    assert turned.size == upright.size[::-1] != upright.size
+    assert out[4].image_url is None and out[4].request is None and "not a PDF" in (out[4].page_error or "")

@@ -148,6 +148,8 @@ class RayConverter:
         """Stage 1 on the nodes, one Ray Data run for all of `docs`: each document's page jobs, its hash on each
         (see `survey_batch`), as they come. The driver takes them a wave at a time; while a wave converts, Ray Data
         surveys ahead (as far as its backpressure lets it), so a wave does not wait for a survey to start."""
+        if not docs:
+            return
         rows = _in_blocks([PageJob(doc) for doc in docs], SURVEY_DOCS)
         for row in rows.map_batches(survey_batch, fn_args=(self.settings, self.pages_spec),
                                     batch_size=SURVEY_DOCS).iter_rows():  # fmt: skip
@@ -180,7 +182,7 @@ class RayConverter:
         refuse(self.summary, self.report, line)
 
     def _pass(self, jobs: list[PageJob]) -> list[PageJob]:
-        """Stages 2-4 over page jobs (a document's pages consecutive); the jobs that need another pass."""
+        """Stages 2 and 3 over page jobs (a document's pages consecutive); the jobs that need another pass."""
         again: list[PageJob] = []
         for job in iter_jobs(self._render_and_ask(jobs).iter_rows()):
             again += self._take(job)
