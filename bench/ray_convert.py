@@ -13,13 +13,13 @@ a local Ray (as `--ray` alone does); its time is the conversion (`RayConverter.r
 Ray's client side: the on-paper cluster estimate), and that of every process of the run per page (the server's
 included), which says what the run would cost a machine of its own however busy this one is.
 
-Measured on the idle 2-core development machine, 1000 pages, best of 2 (three runs of the bench, the last with
-the streamed survey): local 23.4 / 21.5 / 22.2 pages/s, --ray 18.4 / 15.6 / 15.3 pages/s (0.79x / 0.73x / 0.69x),
-CPU per page 84 vs 101, 91 vs 122, 88 vs 125 ms, --ray driver 6.2-8.2 CPU-ms/page. Peak memory 100 -> 1000 pages:
-local 65 -> 71 MiB, --ray driver 222 -> 227 MiB, all of Ray's processes 1.9 -> 2.0 GiB. Before rendering moved into
-the actors that ask (render tasks, each page's image through the object store to one actor per server): local
-19.8, --ray 10.5 pages/s (0.53x), CPU per page 98 vs 137 ms, driver 13.4 CPU-ms/page; before the survey stage and
-one block per batch: 0.34x, driver ~39 CPU-ms/page.
+Measured on the idle 2-core development machine, 1000 pages, best of 2: local 26.6 pages/s, --ray 21.1 pages/s
+(0.79x; the two pairs 0.74x and 0.79x), CPU per page 74 vs 89 ms, --ray driver 5.0 CPU-ms/page; peak memory 100 ->
+1000 pages: local 65 -> 77 MiB, --ray driver 222 -> 227 MiB, all of Ray's processes 1.9 -> 2.0 GiB. With waves of
+512 documents (two waves here), three runs: 0.79x, 0.73x, 0.69x, CPU per page 84 vs 101, 91 vs 122, 88 vs 125 ms.
+Before rendering moved into the actors that ask (render tasks, each page's image through the object store to one
+actor per server): local 19.8, --ray 10.5 pages/s (0.53x), CPU per page 98 vs 137 ms, driver 13.4 CPU-ms/page;
+before the survey stage and one block per batch: 0.34x, driver ~39 CPU-ms/page.
 """
 
 from __future__ import annotations

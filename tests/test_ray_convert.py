@@ -306,3 +306,27 @@ def test_ray_driver_publishes_to_an_object_store(
         fs = fsspec.filesystem("s3")
         for record in published.values():
             assert fs.cat(f"{bucket}/out/{record['markdown']}") == (stage / record["markdown"]).read_bytes()
+
+
+def test_documents_in_several_waves_each_done_once(
+    ray_head: tuple[str, int], fixtures_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Waves of 2 documents: the inputs are surveyed in one Ray Data run and taken a wave at a time, each wave's
+    pages asked twice (garbage first); every document once, in whichever wave."""
+    from docvl.infer import ray_convert
+    from docvl.infer.inputs import collect_inputs
+    from docvl.infer.ray_stages import EngineSpec
+
+    monkeypatch.setattr(ray_convert, "WAVE_DOCS", 2)
+    paths = _copies(fixtures_dir, tmp_path / "in", 5)
+    out = tmp_path / "out"
+    docs, refused = collect_inputs([str(tmp_path / "in")], out)
+    config = load_config(None, ["data.target_longest_image_dim=224", "convert.temperatures=[0.0,0.3]"])
+    with FakeOpenAIServer(lambda p, n: Act(text="garbage" if p["temperature"] == 0.0 else VALID)) as fake:
+        summary = ray_convert.ray_convert_docs(
+            docs, refused, out, EngineSpec(servers=(fake.base_url,)), config, address=ray_head[0]
+        )
+        asked = len(fake.requests)
+    assert (summary.documents, summary.pages, summary.fallback_pages) == (5, 5, 0)
+    assert asked == 10
+    _exactly_once(out, paths)

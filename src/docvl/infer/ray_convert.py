@@ -73,7 +73,7 @@ from docvl.rendering import RenderSettings
 from docvl.results import results_name
 from docvl.system import usable_cpus
 
-WAVE_DOCS = 512
+WAVE_DOCS = 2048  # each wave pays a Ray Data run's start and its actors' (seconds): it should hold far more work
 PAGE_BLOCK_BYTES = 1  # the largest block a stage returns: every row its own block (see ray_session)
 SURVEY_DOCS = 16  # documents hashed and listed per task
 CPUS_PER_CPU_ENGINE = 4  # transformers actors on CPU: one per this many of the cluster's CPUs (at least one)
