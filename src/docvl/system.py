@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -20,6 +21,11 @@ def usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
+
+
+def user_cache_dir(*parts: str) -> Path:
+    """docvl's folder `parts` under the user's cache: `$XDG_CACHE_HOME/docvl/...` (default `~/.cache`)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "docvl", *parts)
 
 
 def free_port() -> int:

@@ -56,6 +56,7 @@ from docvl.errors import OutsidePathError, PageFormatError, PdfError, UsageError
 from docvl.io import inside
 from docvl.page import FIELD_NAMES, markdown_from_labels
 from docvl.pdf import PdfFile
+from docvl.system import user_cache_dir
 
 KIND = "olmocr-mix"
 LABEL_COLUMNS = FIELD_NAMES  # the label columns are the front-matter fields, named alike
@@ -75,8 +76,7 @@ class _NoPdf(Exception):
 
 def cache_dir() -> Path:
     """Where decompressed tarballs go: `$XDG_CACHE_HOME/docvl/olmocr-mix` (default `~/.cache`)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "docvl" / "olmocr-mix"
+    return user_cache_dir("olmocr-mix")
 
 
 def resolve_root(root: Path) -> Path:

@@ -47,6 +47,7 @@ from docvl.results import (
     record_line,
     record_relpath,
 )
+from docvl.system import user_cache_dir
 
 STAGE_OWNER = f"{STATE_DIR}/remote"  # in a stage: the URL it stages for
 PUBLISHED_DIR = f"{STATE_DIR}/published"  # in a stage: a note per document published (its marker's text)
@@ -89,8 +90,7 @@ class RemoteOut:
 
     def default_stage(self) -> Path:
         """The local stage a URL gets unless `--stage` names one: a cache folder of its own."""
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        return cache / "docvl" / "stage" / hashlib.sha256(self.url.encode()).hexdigest()[:16]
+        return user_cache_dir("stage", hashlib.sha256(self.url.encode()).hexdigest()[:16])
 
     def publish(self, key: str, result: DocResult, markdown: str | None) -> None:
         """Put one finished document: Markdown, record, then (for a document with a hash) its done marker."""
