@@ -38,7 +38,6 @@ class Pair:
     row: str | None = None
     key: str = ""  # the pair's path in its page set, without suffix: seeds its augmentation wherever the set lies
 
-
     @property
     def name(self) -> str:
         return str(self.row or self.md or self.pdf)

@@ -195,8 +195,8 @@ class RayConverter:
         import ray.data
 
         spec, opts = self.engine, self.config.convert
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        cpus = int(ray.cluster_resources().get("CPU", 1))
+        resources = ray.cluster_resources()
+        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
         backend = self.config.serve.backend if self.config.serve.backend != "auto" else "vllm" if gpus else "cpu"
         if not spec.servers and backend == "vllm":
             from ray.data.llm import build_llm_processor, vLLMEngineProcessorConfig
